@@ -1,0 +1,27 @@
+// require-deny-all: no Pod or pod controller is created in a namespace without deny-all coverage.
+import { isExemptNamespace } from '../config.js'
+import { findResource, POD_WORKLOADS } from '../policy/kinds.js'
+import { describeObject, finding, isSubresource, missingDirections, namespaceCoverage, type Rule } from './rule.js'
+
+export const requireDenyAll: Rule = {
+  id: 'require-deny-all',
+  evaluate({ request, view, config, now }) {
+    if (request.operation !== 'CREATE' || isSubresource(request)) return undefined
+    if (!findResource(POD_WORKLOADS, request.resource)) return undefined
+    const ns = request.namespace
+    if (!ns) return undefined
+    const info = view.namespace(ns)
+    if (isExemptNamespace(ns, info?.labels, config)) return undefined
+    // Creation in a terminating namespace fails in the API server anyway.
+    if (info?.terminating) return undefined
+    const cov = namespaceCoverage(view, ns, config, now)
+    if (cov.ingress && cov.egress) return undefined
+    return finding(
+      'require-deny-all',
+      `${describeObject(request)} is refused: namespace ${ns} has no deny-all NetworkPolicy covering ` +
+        `${missingDirections(cov)}, so its pods would be reachable from, and able to reach, every other pod. ` +
+        `Create one first (podSelector: {}, policyTypes: [Ingress, Egress], no rules; e.g. ` +
+        `"kubectl -n ${ns} apply -f deny-all.yaml"), then add NetworkPolicies that allow only what the workload needs.`,
+    )
+  },
+}

@@ -1,0 +1,95 @@
+// What a rule is: a pure function of (request, cluster view, config, clock) returning a finding or nothing.
+import type { GuardConfig, RuleId } from '../config.js'
+import { isRecord, metaString, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, type AdmissionRequest } from '../k8s/types.js'
+import { coverageOf, type Coverage, type PolicySummary } from '../policy/coverage.js'
+import { kindOf } from '../policy/kinds.js'
+import type { ClusterView } from '../view/cluster-view.js'
+
+export interface RuleContext {
+  request: AdmissionRequest
+  view: ClusterView
+  config: GuardConfig
+  /** ms since the epoch; passed in so decisions stay pure. */
+  now: number
+}
+
+export interface Finding {
+  rule: RuleId
+  /** One line, begins with `[rule] `, names the object and says what to do instead. */
+  message: string
+}
+
+export interface Rule {
+  id: RuleId
+  evaluate(ctx: RuleContext): Finding | undefined
+}
+
+export function finding(rule: RuleId, text: string): Finding {
+  return { rule, message: `[${rule}] ${text.replace(/\s+/g, ' ').trim()}` }
+}
+
+/** "Kind namespace/name" as the developer wrote it; generateName when the name is not set yet. */
+export function describeObject(req: AdmissionRequest, clusterWide: GuardConfig['clusterWideKinds'] = []): string {
+  const kind =
+    (isRecord(req.kind) && typeof req.kind.kind === 'string' && req.kind.kind) ||
+    (isRecord(req.resource) ? kindOf(req.resource, clusterWide) : undefined) ||
+    (isRecord(req.resource) ? req.resource.resource : 'object')
+  const obj = req.object ?? req.oldObject
+  let name = req.name || metaString(obj, 'name')
+  if (!name) {
+    const gen = metaString(obj, 'generateName')
+    name = gen ? `${gen}* (generateName)` : '(unnamed)'
+  }
+  const ns = req.namespace || metaString(obj, 'namespace')
+  const isNamespace = req.resource?.group === '' && req.resource?.resource === 'namespaces'
+  return ns && !isNamespace ? `${kind} ${ns}/${name}` : `${kind} ${name}`
+}
+
+export function isPrivileged(req: AdmissionRequest, cfg: GuardConfig): boolean {
+  const user = req.userInfo?.username
+  if (typeof user === 'string') {
+    if (cfg.privilegedUsers.includes(user)) return true
+    if (user === `system:serviceaccount:${cfg.namespace}:${cfg.serviceAccount}`) return true
+  }
+  const groups = Array.isArray(req.userInfo?.groups) ? req.userInfo.groups : []
+  return groups.some((g) => cfg.privilegedGroups.includes(g))
+}
+
+/** Deny-all coverage of a namespace given its policies, plus whether an injection is pending. */
+export interface NamespaceCoverage extends Coverage {
+  /** Covered only because the guard has promised (or is within the grace period of) an injection. */
+  pending: boolean
+}
+
+export function injectionPending(view: ClusterView, namespace: string, cfg: GuardConfig, now: number): boolean {
+  const graceMs = cfg.injectionGraceSeconds * 1000
+  const promised = view.pendingInjection(namespace)
+  if (promised !== undefined && now - promised <= graceMs) return true
+  const ns = view.namespace(namespace)
+  if (ns && ns.labels[LABEL_DENY_ALL] === LABEL_DENY_ALL_INJECTED && ns.createdAt !== undefined) {
+    return now - ns.createdAt <= graceMs && now - ns.createdAt >= -graceMs
+  }
+  return false
+}
+
+export function namespaceCoverage(
+  view: ClusterView,
+  namespace: string,
+  cfg: GuardConfig,
+  now: number,
+  policies: readonly PolicySummary[] = view.policies(namespace),
+): NamespaceCoverage {
+  const c = coverageOf(policies)
+  if (c.ingress && c.egress) return { ...c, pending: false }
+  if (injectionPending(view, namespace, cfg, now)) return { ingress: true, egress: true, pending: true }
+  return { ...c, pending: false }
+}
+
+export function missingDirections(c: Coverage): string {
+  if (!c.ingress && !c.egress) return 'ingress and egress'
+  return c.ingress ? 'egress' : 'ingress'
+}
+
+export function isSubresource(req: AdmissionRequest): boolean {
+  return typeof req.subResource === 'string' && req.subResource !== ''
+}
