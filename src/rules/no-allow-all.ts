@@ -1,7 +1,7 @@
 // no-allow-all: a NetworkPolicy that selects every pod and allows all traffic in a direction it
 // enforces would cancel the namespace's deny-all.
 import { isExemptNamespace } from '../config.js'
-import { isRecord, type NetworkPolicy } from '../k8s/types.js'
+import { isRecord, metaString, type NetworkPolicy } from '../k8s/types.js'
 import { summarizePolicy } from '../policy/coverage.js'
 import { NETWORK_POLICIES, sameResource } from '../policy/kinds.js'
 import { describeObject, finding, isSubresource, type Rule } from './rule.js'
@@ -12,6 +12,8 @@ export const noAllowAll: Rule = {
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return undefined
     if (!sameResource(request.resource, NETWORK_POLICIES) || isSubresource(request)) return undefined
     if (!isRecord(request.object)) return undefined
+    // The UPDATE that finishes a deletion (finalizer removal) must not be stuck on the policy's content.
+    if (request.operation === 'UPDATE' && metaString(request.object, 'deletionTimestamp')) return undefined
     const ns = request.namespace
     if (ns && isExemptNamespace(ns, view.namespace(ns)?.labels, config)) return undefined
     const s = summarizePolicy(request.object as NetworkPolicy)
@@ -27,7 +29,7 @@ export const noAllowAll: Rule = {
       'no-allow-all',
       `${describeObject(request)} is refused: it selects every pod (empty podSelector) and has ${dirs}, ` +
         `which allows ${what} and cancels the namespace's deny-all. ` +
-        `Allow only the peers and ports that are needed (set ${s.allowAllIngress ? 'from' : 'to'} and/or ports), or select only the pods that need it.`,
+        `Allow only the peers and ports that are needed (set ${s.allowAllIngress && s.allowAllEgress ? 'from/to' : s.allowAllIngress ? 'from' : 'to'} and/or ports), or select only the pods that need it.`,
     )
   },
 }

@@ -1,7 +1,7 @@
 // protect-deny-all: a NetworkPolicy DELETE or UPDATE may not take its namespace from covered to uncovered.
 import { isExemptNamespace } from '../config.js'
 import { isRecord, metaString, type NetworkPolicy } from '../k8s/types.js'
-import { coverageOf, summarizePolicy, type PolicySummary } from '../policy/coverage.js'
+import { coverageOf, isCovered, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
 import { NETWORK_POLICIES, sameResource } from '../policy/kinds.js'
 import { describeObject, finding, isSubresource, missingDirections, type Rule } from './rule.js'
 
@@ -25,19 +25,20 @@ export const protectDenyAll: Rule = {
     const old: PolicySummary | undefined = isRecord(request.oldObject)
       ? { ...summarizePolicy(request.oldObject as NetworkPolicy), name }
       : known
+    // The contract protects the transition from covered (both directions) to not covered. A namespace
+    // that was not fully covered before the change is require-deny-all's and the reconciler's business.
     const before = coverageOf(old ? [...others, old] : others)
-    if (!before.ingress && !before.egress) return undefined
+    if (!isCovered(before)) return undefined
 
-    let after
+    let after: Coverage
     if (request.operation === 'DELETE') {
       after = coverageOf(others)
     } else {
       if (!isRecord(request.object)) return undefined
       after = coverageOf([...others, { ...summarizePolicy(request.object as NetworkPolicy), name }])
     }
-    const lost = { ingress: before.ingress && !after.ingress, egress: before.egress && !after.egress }
-    if (!lost.ingress && !lost.egress) return undefined
-    const lostText = missingDirections({ ingress: !lost.ingress, egress: !lost.egress })
+    if (isCovered(after)) return undefined
+    const lostText = missingDirections(after)
     const verb = request.operation === 'DELETE' ? 'Deleting' : 'This change to'
     return finding(
       'protect-deny-all',

@@ -28,7 +28,8 @@ export const protectGuardLabels: Rule = {
       'protect-guard-labels',
       `${describeObject(request)} is refused: the request ${changed.join(', ')}, and ${user} may not change ` +
         `netpol-guard.io/ labels (they exempt a namespace from the network policy rules or switch its mode). ` +
-        `Leave netpol-guard.io/ labels out of your manifest, or ask the platform team to set them.`,
+        `Leave the netpol-guard.io/ labels as they are (do not set, change or remove them in your manifest), ` +
+        `or ask the platform team to change them.`,
     )
   },
 }

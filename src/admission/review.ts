@@ -1,0 +1,117 @@
+// The AdmissionReview protocol (admission.k8s.io v1 and v1beta1): the request schema, and small
+// helpers that build responses (after controller-runtime's admission.Allowed/Denied/Patched).
+import type { AdmissionRequest } from '../k8s/types.js'
+
+export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const
+export type AdmissionApiVersion = (typeof ADMISSION_VERSIONS)[number]
+
+export interface AdmissionReview {
+  apiVersion: AdmissionApiVersion
+  kind: 'AdmissionReview'
+  request: AdmissionRequest
+}
+
+export interface AdmissionStatus {
+  metadata: Record<string, never>
+  status: 'Failure'
+  code: number
+  reason: string
+  message: string
+}
+
+export interface AdmissionResponse {
+  uid: string
+  allowed: boolean
+  status?: AdmissionStatus
+  patchType?: 'JSONPatch'
+  /** base64 of the JSONPatch document. */
+  patch?: string
+  warnings?: string[]
+  auditAnnotations?: Record<string, string>
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: AdmissionApiVersion
+  kind: 'AdmissionReview'
+  response: AdmissionResponse
+}
+
+const gvk = {
+  type: 'object',
+  required: ['group', 'version', 'kind'],
+  properties: { group: { type: 'string' }, version: { type: 'string' }, kind: { type: 'string' } },
+} as const
+
+const gvr = {
+  type: 'object',
+  required: ['group', 'version', 'resource'],
+  properties: { group: { type: 'string' }, version: { type: 'string' }, resource: { type: 'string' } },
+} as const
+
+/** JSON schema of the request body; what the apiserver always sends is required, the rest is typed when present. */
+export const admissionReviewSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'request'],
+  properties: {
+    apiVersion: { type: 'string', enum: [...ADMISSION_VERSIONS] },
+    kind: { type: 'string', const: 'AdmissionReview' },
+    request: {
+      type: 'object',
+      required: ['uid', 'kind', 'resource', 'operation'],
+      properties: {
+        uid: { type: 'string', minLength: 1, maxLength: 256 },
+        kind: gvk,
+        resource: gvr,
+        subResource: { type: 'string' },
+        requestKind: gvk,
+        requestResource: gvr,
+        requestSubResource: { type: 'string' },
+        name: { type: 'string' },
+        namespace: { type: 'string' },
+        operation: { type: 'string', enum: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] },
+        userInfo: {
+          type: 'object',
+          properties: {
+            username: { type: 'string' },
+            uid: { type: 'string' },
+            groups: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        object: { type: ['object', 'null'] },
+        oldObject: { type: ['object', 'null'] },
+        dryRun: { type: 'boolean' },
+      },
+    },
+  },
+} as const
+
+export function allowed(uid: string): AdmissionResponse {
+  return { uid, allowed: true }
+}
+
+export function denied(uid: string, message: string, code = 403, reason = 'Forbidden'): AdmissionResponse {
+  return { uid, allowed: false, status: { metadata: {}, status: 'Failure', code, reason, message } }
+}
+
+export function patched(uid: string, patch: unknown[]): AdmissionResponse {
+  return { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
+}
+
+export function withWarnings(res: AdmissionResponse, warnings: string[]): AdmissionResponse {
+  return warnings.length ? { ...res, warnings: [...(res.warnings ?? []), ...warnings] } : res
+}
+
+export function withAuditAnnotations(res: AdmissionResponse, annotations: Record<string, string>): AdmissionResponse {
+  return Object.keys(annotations).length ? { ...res, auditAnnotations: { ...res.auditAnnotations, ...annotations } } : res
+}
+
+/** The review answered in the request's own apiVersion. */
+export function reviewResponse(apiVersion: AdmissionApiVersion, response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion, kind: 'AdmissionReview', response }
+}
+
+/** A warning as kubectl prints it: one line, at most 256 characters. */
+export function warningLine(text: string, max = 256): string {
+  const one = text.replace(/\s+/g, ' ').trim()
+  return one.length <= max ? one : one.slice(0, max - 3) + '...'
+}

@@ -1,0 +1,116 @@
+// Connection to the API server: KubeConfig loading, the typed clients the guard uses, bounded calls and
+// error classification. Objects from the typed clients carry Date objects where the wire has strings;
+// plainObject() turns them back so the view code sees what the API server sent.
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  ApisApi,
+  KubeConfig,
+  NetworkingV1Api,
+  Watch,
+  type ConfigurationOptions,
+} from '@kubernetes/client-node'
+
+export interface KubeClients {
+  kc: KubeConfig
+  core: CoreV1Api
+  networking: NetworkingV1Api
+  coordination: CoordinationV1Api
+  customObjects: CustomObjectsApi
+  apis: ApisApi
+  watch: Watch
+}
+
+/** kubeconfigPath if given; else the in-cluster config inside a pod; else the default (KUBECONFIG, ~/.kube/config). */
+export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
+  const kc = new KubeConfig()
+  if (kubeconfigPath) kc.loadFromFile(kubeconfigPath)
+  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster()
+  else kc.loadFromDefault()
+  if (!kc.getCurrentCluster()) throw new Error('kubeconfig has no current cluster')
+  return kc
+}
+
+export function makeClients(kc: KubeConfig): KubeClients {
+  return {
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    networking: kc.makeApiClient(NetworkingV1Api),
+    coordination: kc.makeApiClient(CoordinationV1Api),
+    customObjects: kc.makeApiClient(CustomObjectsApi),
+    apis: kc.makeApiClient(ApisApi),
+    watch: new Watch(kc),
+  }
+}
+
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer from the API server within ${ms} ms`)
+  }
+}
+
+/**
+ * Per-call options that abort the HTTP request after `ms` (client-node's fetch honours the signal).
+ * The options are typed for observable middleware but the promise API wraps promise middleware, hence the cast.
+ */
+export function timeoutOptions(ms: number): ConfigurationOptions {
+  const middleware = {
+    pre: async (ctx: { setSignal(s: AbortSignal): void }) => {
+      ctx.setSignal(AbortSignal.timeout(ms))
+      return ctx
+    },
+    post: async <T>(res: T) => res,
+  }
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions
+}
+
+/** Runs an API call bounded in time: the request is aborted, and the promise rejects with TimeoutError. */
+export async function bounded<T>(ms: number, call: (opts: ConfigurationOptions) => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(ms)), ms)
+  })
+  try {
+    return await Promise.race([call(timeoutOptions(ms)), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** HTTP status of a failed API call (ApiException.code, Watch's statusCode), undefined for network errors. */
+export function statusCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const e = err as { code?: unknown; statusCode?: unknown }
+  if (typeof e.code === 'number') return e.code
+  if (typeof e.statusCode === 'number') return e.statusCode
+  return undefined
+}
+
+/** A one-line description of an API error: the Status message when there is one. */
+export function describeError(err: unknown): string {
+  if (err instanceof TimeoutError) return err.message
+  const code = statusCode(err)
+  const body = (err as { body?: unknown } | null)?.body
+  let message: string | undefined
+  if (typeof body === 'string') {
+    try {
+      const parsed = JSON.parse(body) as { message?: unknown }
+      if (typeof parsed.message === 'string') message = parsed.message
+    } catch {
+      /* not JSON */
+    }
+  } else if (typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string') {
+    message = (body as { message: string }).message
+  }
+  if (!message) {
+    const raw = err instanceof Error ? err.message : String(err)
+    message = raw.split('\n')[0].slice(0, 200)
+  }
+  return code ? `HTTP ${code}: ${message}` : message
+}
+
+/** Deep copy with Dates as RFC 3339 strings, as on the wire. */
+export function plainObject<T>(obj: T): T {
+  return JSON.parse(JSON.stringify(obj)) as T
+}

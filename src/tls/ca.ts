@@ -1,0 +1,91 @@
+// Loading and checking an existing CA, PEM bundles, and a guard against non-DER-minimal serial numbers.
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
+import forge from 'node-forge'
+import { generateCA, issueServingCert, type CertOptions, type KeyPairPem } from './pki.js'
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+/** The PEM certificate blocks of a file, each ending with a newline. */
+export function splitPemCertificates(text: string): string[] {
+  return (text.match(PEM_CERT) ?? []).map((b) => b.trim() + '\n')
+}
+
+/** A bundle of PEM certificates, first occurrence kept, in order. */
+export function pemBundle(certs: string[]): string {
+  const seen = new Set<string>()
+  const out: string[] = []
+  for (const c of certs.flatMap(splitPemCertificates)) {
+    const fp = new X509Certificate(c).fingerprint256
+    if (seen.has(fp)) continue
+    seen.add(fp)
+    out.push(c)
+  }
+  return out.join('')
+}
+
+export class CAError extends Error {}
+
+/**
+ * An existing CA given as PEM text: the key must parse, one of the certificates in `certText` (a bundle is
+ * fine: the signing one is the one matching the key) must belong to it, be a CA (basicConstraints CA:TRUE)
+ * and be valid now. `names` are the file names for messages.
+ */
+export function loadCA(certText: string, keyText: string, names = { cert: 'CA certificate', key: 'CA key' }, now = Date.now()): KeyPairPem {
+  let key: KeyObject
+  try {
+    key = createPrivateKey(keyText)
+  } catch (e) {
+    throw new CAError(`${names.key}: not a PEM private key (${(e as Error).message})`)
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw new CAError(`${names.key}: an RSA key is needed (node-forge signs with RSA), got ${key.asymmetricKeyType}`)
+  const blocks = splitPemCertificates(certText)
+  if (blocks.length === 0) throw new CAError(`${names.cert}: no PEM certificate in it`)
+  let match: { pem: string; x509: X509Certificate } | undefined
+  for (const pem of blocks) {
+    let x509: X509Certificate
+    try {
+      x509 = new X509Certificate(pem)
+    } catch (e) {
+      throw new CAError(`${names.cert}: a certificate in it does not parse (${(e as Error).message})`)
+    }
+    if (x509.checkPrivateKey(key)) {
+      match = { pem, x509 }
+      break
+    }
+  }
+  if (!match) throw new CAError(`${names.key} does not belong to ${blocks.length === 1 ? 'the certificate' : 'any certificate'} in ${names.cert}`)
+  if (!match.x509.ca) throw new CAError(`${names.cert}: ${match.x509.subject.replace(/\n/g, ', ')} is not a CA certificate (basicConstraints CA:TRUE missing)`)
+  if (Date.parse(match.x509.validTo) < now) throw new CAError(`${names.cert}: the CA expired on ${match.x509.validTo}`)
+  if (Date.parse(match.x509.validFrom) > now) throw new CAError(`${names.cert}: the CA is not valid before ${match.x509.validFrom}`)
+  // node-forge reads PKCS#1 and PKCS#8 RSA keys; hand it PKCS#1.
+  const pkcs1 = key.export({ type: 'pkcs1', format: 'pem' }).toString()
+  return { cert: match.pem, key: pkcs1 }
+}
+
+/**
+ * DER wants INTEGERs in the fewest bytes: a serial starting with a 0x00 byte followed by a byte < 0x80 is
+ * malformed, and Go (the kube-apiserver) refuses such a certificate ("x509: malformed serial number").
+ * pki.ts's serial() produces one about once in 256 certificates, so callers retry.
+ */
+export function hasMinimalSerial(certPem: string): boolean {
+  const hex = forge.pki.certificateFromPem(certPem).serialNumber.toLowerCase()
+  return !/^00[0-7]/.test(hex)
+}
+
+function retry(make: () => KeyPairPem): KeyPairPem {
+  for (let i = 0; i < 16; i++) {
+    const pair = make()
+    if (hasMinimalSerial(pair.cert)) return pair
+  }
+  throw new Error('could not produce a certificate with a DER-minimal serial number')
+}
+
+/** generateCA, retried until the serial is DER-minimal. */
+export function generateStrictCA(commonName?: string, days?: number): KeyPairPem {
+  return retry(() => generateCA(commonName, days))
+}
+
+/** issueServingCert, retried until the serial is DER-minimal. */
+export function issueStrictServingCert(ca: KeyPairPem, opts: CertOptions): KeyPairPem {
+  return retry(() => issueServingCert(ca, opts))
+}

@@ -1,0 +1,31 @@
+// A view that replaces one namespace's policies (and terminating state) with fresher data read from
+// the API server, leaving everything else to the underlying view.
+import type { PolicySummary } from '../policy/coverage.js'
+import type { ClusterView, NamespaceInfo } from './cluster-view.js'
+
+export class NamespaceOverlayView implements ClusterView {
+  constructor(
+    private readonly base: ClusterView,
+    private readonly ns: string,
+    private readonly fresh: readonly PolicySummary[],
+    private readonly terminating?: boolean,
+  ) {}
+
+  namespace(name: string): NamespaceInfo | undefined {
+    const info = this.base.namespace(name)
+    if (name !== this.ns || this.terminating === undefined) return info
+    return { name, labels: info?.labels ?? {}, ...(info?.createdAt !== undefined ? { createdAt: info.createdAt } : {}), terminating: this.terminating }
+  }
+
+  policies(namespace: string): readonly PolicySummary[] {
+    return namespace === this.ns ? this.fresh : this.base.policies(namespace)
+  }
+
+  pendingInjection(namespace: string): number | undefined {
+    return this.base.pendingInjection(namespace)
+  }
+
+  namespaceNames(): Iterable<string> {
+    return this.base.namespaceNames()
+  }
+}

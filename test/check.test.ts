@@ -1,0 +1,105 @@
+import t from 'tap'
+import { join } from 'node:path'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { PassThrough } from 'node:stream'
+import { main } from '../src/cli.js'
+import { DEMO_STATE, ROOT } from './helpers/server.js'
+
+async function run(args: string[]) {
+  const out = new PassThrough()
+  const err = new PassThrough()
+  let stdout = ''
+  let stderr = ''
+  out.on('data', (d) => (stdout += d))
+  err.on('data', (d) => (stderr += d))
+  const code = await main(args, { out, err })
+  return { code, stdout, stderr, lines: stdout.trim().split('\n').filter(Boolean) }
+}
+
+const ex = (f: string) => join(ROOT, 'examples', 'manifests', f)
+
+t.test('a new namespace and its workload in one file pass: the namespace is injected', async (t) => {
+  const r = await run(['check', ex('team-c.yaml')])
+  t.equal(r.code, 0, r.stdout + r.stderr)
+  t.same(r.lines, [
+    'ALLOW Namespace team-c (deny-all NetworkPolicy injected)',
+    'ALLOW NetworkPolicy team-c/allow-web-ingress',
+    'ALLOW Deployment team-c/web',
+  ])
+})
+
+t.test('non-compliant manifests are denied with the rule and the fix, exit 1', async (t) => {
+  const r = await run(['check', '--state', DEMO_STATE, ex('non-compliant.yaml')])
+  t.equal(r.code, 1)
+  t.equal(r.lines.length, 5)
+  t.match(r.lines[0], /^DENY Deployment team-b\/api \[require-deny-all\] .*egress/)
+  t.match(r.lines[1], /^DENY NetworkPolicy team-a\/allow-all-egress \[no-allow-all\] /)
+  t.match(r.lines[2], /^DENY NetworkPolicy team-a\/deny-all \[protect-deny-all\] /, 'an apply of an existing policy is an UPDATE')
+  t.match(r.lines[3], /^DENY GlobalNetworkPolicy allow-dns \[no-global-policy\] /)
+  t.match(r.lines[4], /^DENY CiliumClusterwideNetworkPolicy open-ingress \[no-global-policy\] /)
+  t.match(r.stderr, /5 objects: 0 allowed, 0 warned, 5 denied/)
+})
+
+t.test('dry-run mode warns instead, exit 0; json output', async (t) => {
+  const r = await run(['check', '--state', DEMO_STATE, '--mode', 'dry-run', '--output', 'json', ex('non-compliant.yaml')])
+  t.equal(r.code, 0)
+  const doc = JSON.parse(r.stdout)
+  t.equal(doc.mode, 'dry-run')
+  t.equal(doc.summary.warned, 5)
+  t.equal(doc.results[3].findings[0].rule, 'no-global-policy')
+  t.equal(doc.results[0].verdict, 'WARN')
+})
+
+t.test('order matters: a workload before its namespace deny-all is refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
+  const f = join(dir, 'm.yaml')
+  writeFileSync(f, [
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: fresh}\nspec: {containers: [{name: c, image: x}]}',
+    'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: block, namespace: fresh}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}',
+    'apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-, namespace: fresh}\nspec: {template: {spec: {containers: [{name: c, image: x}]}}}',
+  ].join('\n---\n'))
+  const r = await run(['check', f])
+  t.equal(r.code, 1)
+  t.match(r.lines[0], /^DENY Pod fresh\/p \[require-deny-all\]/)
+  t.equal(r.lines[1], 'ALLOW NetworkPolicy fresh/block')
+  t.equal(r.lines[2], 'ALLOW Job fresh/migrate-*')
+})
+
+t.test('bad input exits 2 naming the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
+  const broken = join(dir, 'broken.yaml')
+  writeFileSync(broken, 'kind: [unclosed\n')
+  let r = await run(['check', broken])
+  t.equal(r.code, 2)
+  t.match(r.stderr, broken)
+  r = await run(['check', join(dir, 'missing.yaml')])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /missing\.yaml: cannot read file \(ENOENT\)/)
+  const nokind = join(dir, 'nokind.yaml')
+  writeFileSync(nokind, 'apiVersion: v1\nmetadata: {name: x}\n')
+  r = await run(['check', nokind])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /has no kind/)
+  r = await run(['check'])
+  t.equal(r.code, 2)
+  r = await run(['check', '--mode', 'sometimes', ex('team-c.yaml')])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /--mode must be enforce or dry-run/)
+  r = await run(['check', '--state', broken, ex('team-c.yaml')])
+  t.equal(r.code, 2)
+})
+
+t.test('a config file switches rules off and adds exemptions', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
+  const cfg = join(dir, 'config.yaml')
+  writeFileSync(cfg, 'rules:\n  no-global-policy: false\nexemptNamespaces: [team-b]\n')
+  const r = await run(['check', '--config', cfg, '--state', DEMO_STATE, ex('non-compliant.yaml')])
+  t.match(r.lines[0], /^ALLOW Deployment team-b\/api$/)
+  t.match(r.lines[3], /^ALLOW GlobalNetworkPolicy allow-dns$/)
+  const bad = join(dir, 'bad.yaml')
+  writeFileSync(bad, 'rules:\n  no-such-rule: true\n')
+  const r2 = await run(['check', '--config', bad, ex('team-c.yaml')])
+  t.equal(r2.code, 2)
+  t.match(r2.stderr, /unknown rule "no-such-rule"/)
+})

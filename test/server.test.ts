@@ -1,0 +1,187 @@
+import t from 'tap'
+import jsonpatch from 'fast-json-patch'
+import { decodePatch, example, testServer } from './helpers/server.js'
+
+const post = (app: any, url: string, body: unknown, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
+
+t.test('demo examples get the contract answers', async (t) => {
+  const { app } = await testServer()
+  t.teardown(() => app.close())
+
+  const ok = await post(app, '/validate?timeout=10s', example('pod-create-team-a.json'))
+  t.equal(ok.statusCode, 200)
+  t.same(ok.json(), { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '11111111-0000-0000-0000-000000000001', allowed: true } })
+
+  const cases: [string, string][] = [
+    ['pod-create-team-b.json', 'require-deny-all'],
+    ['globalnetworkpolicy-create.json', 'no-global-policy'],
+    ['networkpolicy-delete-deny-all.json', 'protect-deny-all'],
+    ['networkpolicy-create-allow-all.json', 'no-allow-all'],
+    ['namespace-label-exempt.json', 'protect-guard-labels'],
+  ]
+  for (const [file, rule] of cases) {
+    const review = example(file)
+    const res = await post(app, '/validate', review)
+    t.equal(res.statusCode, 200, file)
+    const body = res.json()
+    t.equal(body.apiVersion, 'admission.k8s.io/v1')
+    t.equal(body.kind, 'AdmissionReview')
+    t.equal(body.response.uid, review.request.uid, `${file} uid echoed`)
+    t.equal(body.response.allowed, false, `${file} denied`)
+    t.equal(body.response.status.code, 403)
+    t.equal(body.response.status.reason, 'Forbidden')
+    t.match(body.response.status.message, new RegExp(`^\\[${rule}\\] `), `${file} message starts with [${rule}]`)
+    t.notMatch(body.response.status.message, /\n/, 'one line')
+  }
+})
+
+t.test('v1beta1 in, v1beta1 out', async (t) => {
+  const { app } = await testServer()
+  t.teardown(() => app.close())
+  const res = await post(app, '/validate', example('pod-create-team-b-v1beta1.json'))
+  const body = res.json()
+  t.equal(body.apiVersion, 'admission.k8s.io/v1beta1')
+  t.equal(body.response.uid, '11111111-0000-0000-0000-000000000008')
+  t.equal(body.response.allowed, false)
+})
+
+t.test('namespace CREATE on /mutate: label patch, then the namespace counts as covered', async (t) => {
+  const { app, view } = await testServer()
+  t.teardown(() => app.close())
+  const review = example('namespace-create.json')
+  const res = await post(app, '/mutate', review)
+  const body = res.json()
+  t.equal(body.response.allowed, true)
+  t.equal(body.response.patchType, 'JSONPatch')
+  const patch = decodePatch(body.response)!
+  const patchedNs = jsonpatch.applyPatch(structuredClone(review.request.object), patch as any).newDocument
+  t.same(patchedNs.metadata.labels, { 'kubernetes.io/metadata.name': 'team-c', 'netpol-guard.io/deny-all': 'injected' }, 'keeps other labels')
+  t.ok(view.pendingInjection('team-c'), 'injection recorded')
+
+  const pod = example('pod-create-team-a.json')
+  pod.request.namespace = 'team-c'
+  pod.request.object.metadata.namespace = 'team-c'
+  const podRes = (await post(app, '/validate', pod)).json()
+  t.equal(podRes.response.allowed, true, 'workload right after the namespace is admitted')
+})
+
+t.test('request.dryRun on /mutate: patch returned, nothing scheduled', async (t) => {
+  const { app, view } = await testServer()
+  t.teardown(() => app.close())
+  const review = example('namespace-create.json')
+  review.request.dryRun = true
+  const body = (await post(app, '/mutate', review)).json()
+  t.ok(body.response.patch, 'patch shown to the dry-run client')
+  t.equal(view.pendingInjection('team-c'), undefined, 'nothing pending')
+})
+
+t.test('dry-run mode: allowed with warnings, audit annotations, no patch', async (t) => {
+  const { app, view, lines, metrics } = await testServer({ config: { mode: 'dry-run' } })
+  t.teardown(() => app.close())
+  const body = (await post(app, '/validate', example('pod-create-team-b.json'))).json()
+  t.equal(body.response.allowed, true)
+  t.equal(body.response.warnings.length, 1)
+  const w: string = body.response.warnings[0]
+  t.match(w, /^netpol-guard dry-run: would deny \[require-deny-all\] Pod team-b\/web-0/)
+  t.ok(w.length <= 256, `warning is at most 256 chars (${w.length})`)
+  t.notMatch(w, /\n/)
+  t.equal(body.response.auditAnnotations['dry-run-would-deny'], 'require-deny-all')
+  const line = lines.find((l) => l.uid === '11111111-0000-0000-0000-000000000002')
+  t.equal(line.decision, 'warn')
+  t.equal(line.mode, 'dry-run')
+  t.equal(line.rule, 'require-deny-all')
+  t.match(await metrics.registry.metrics(), /netpol_guard_admission_requests_total\{endpoint="validate",rule="require-deny-all",decision="warn",mode="dry-run"\} 1/)
+
+  const mut = (await post(app, '/mutate', example('namespace-create.json'))).json()
+  t.equal(mut.response.allowed, true)
+  t.notOk(mut.response.patch, 'no patch in dry-run mode')
+  t.equal(view.pendingInjection('team-c'), undefined)
+})
+
+t.test('namespace labelled netpol-guard.io/mode: dry-run is in dry-run in enforce mode', async (t) => {
+  const { app, view } = await testServer()
+  t.teardown(() => app.close())
+  view.upsertNamespace({ name: 'team-b', labels: { 'netpol-guard.io/mode': 'dry-run' }, terminating: false })
+  const body = (await post(app, '/validate', example('pod-create-team-b.json'))).json()
+  t.equal(body.response.allowed, true)
+  t.match(body.response.warnings[0], /would deny \[require-deny-all\]/)
+})
+
+t.test('one decision log line with the fields an operator needs', async (t) => {
+  const { app, lines } = await testServer()
+  t.teardown(() => app.close())
+  await post(app, '/validate', example('globalnetworkpolicy-create.json'))
+  const line = lines.find((l) => l.uid === '11111111-0000-0000-0000-000000000003')
+  t.match(line, {
+    operation: 'CREATE',
+    resource: 'crd.projectcalico.org/globalnetworkpolicies',
+    object: 'allow-all-egress',
+    user: 'alice@example.com',
+    rule: 'no-global-policy',
+    decision: 'deny',
+    mode: 'enforce',
+  })
+  t.type(line.ms, 'number')
+})
+
+t.test('bad input: clear 4xx, one-line JSON, server keeps serving', async (t) => {
+  const { app } = await testServer({ bodyLimit: 64 * 1024 })
+  t.teardown(() => app.close())
+  const good = example('pod-create-team-a.json')
+  const bad: [string, () => Promise<any>, number][] = [
+    ['not JSON', () => post(app, '/validate', '{"apiVersion": '), 400],
+    ['empty body', () => post(app, '/validate', ''), 400],
+    ['wrong content type', () => app.inject({ method: 'POST', url: '/validate', payload: 'hello', headers: { 'content-type': 'text/plain' } }), 415],
+    ['not an object', () => post(app, '/validate', '[1,2,3]'), 400],
+    ['wrong apiVersion', () => post(app, '/validate', { ...good, apiVersion: 'admission.k8s.io/v2' }), 400],
+    ['wrong kind', () => post(app, '/validate', { ...good, kind: 'Pod' }), 400],
+    ['no request', () => post(app, '/validate', { apiVersion: good.apiVersion, kind: good.kind }), 400],
+    ['no uid', () => post(app, '/validate', { ...good, request: { ...good.request, uid: undefined } }), 400],
+    ['uid wrong type', () => post(app, '/validate', { ...good, request: { ...good.request, uid: 42 } }), 400],
+    ['bad operation', () => post(app, '/mutate', { ...good, request: { ...good.request, operation: 'PATCH' } }), 400],
+    ['object is a string', () => post(app, '/validate', { ...good, request: { ...good.request, object: 'x' } }), 400],
+    ['dryRun is a string', () => post(app, '/validate', { ...good, request: { ...good.request, dryRun: 'true' } }), 400],
+    ['too large', () => post(app, '/validate', { ...good, padding: 'x'.repeat(100 * 1024) }), 413],
+    ['unknown path', () => post(app, '/admit', good), 404],
+  ]
+  for (const [name, send, code] of bad) {
+    const res = await send()
+    t.equal(res.statusCode, code, name)
+    t.notMatch(res.body, /\n/, `${name}: one line`)
+    const body = JSON.parse(res.body)
+    t.equal(body.statusCode, code)
+    t.type(body.error, 'string')
+  }
+  const after = await post(app, '/validate', good)
+  t.equal(after.statusCode, 200, 'still serving')
+})
+
+t.test('objects that are valid JSON but odd shapes never cause a 5xx', async (t) => {
+  const { app } = await testServer()
+  t.teardown(() => app.close())
+  const base = example('networkpolicy-create-allow-all.json')
+  const oddSpecs = [{ podSelector: 'x' }, { ingress: 'all' }, { ingress: [null, 1, 'x'] }, { policyTypes: [1, null] }, null, 7, []]
+  for (const spec of oddSpecs) {
+    const review = structuredClone(base)
+    review.request.object.spec = spec
+    const res = await post(app, '/validate', review)
+    t.ok(res.statusCode < 500, `spec ${JSON.stringify(spec)} → ${res.statusCode}`)
+  }
+  const noMeta = structuredClone(example('namespace-create.json'))
+  noMeta.request.object = { kind: 'Namespace' }
+  noMeta.request.name = 'x'
+  const res = await post(app, '/mutate', noMeta)
+  t.equal(res.statusCode, 200)
+  t.same(decodePatch(res.json().response), [{ op: 'add', path: '/metadata', value: { labels: { 'netpol-guard.io/deny-all': 'injected' } } }])
+})
+
+t.test('operational endpoints', async (t) => {
+  const { app } = await testServer()
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+  const m = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(m.statusCode, 200)
+  t.match(m.body, /netpol_guard_admission_duration_seconds/)
+})
