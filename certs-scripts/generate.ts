@@ -76,7 +76,9 @@ export function generateCerts(opts: CertsOptions): CertsOutput {
   const notes: string[] = []
   const ca = opts.ca ?? generateStrictCA(`netpol-guard-ca ${new Date().toISOString().slice(0, 10)}`, caDays)
   const dnsNames = servingDnsNames(opts.service, opts.namespace)
-  const serving = issueStrictServingCert(ca, { commonName: dnsNames[0]!, dnsNames, days })
+  const issued = issueStrictServingCert(ca, { commonName: dnsNames[0]!, dnsNames, days })
+  const lf = (s: string) => s.replace(/\r\n/g, '\n')
+  const serving = { cert: lf(issued.cert), key: lf(issued.key) }
   const caNotAfter = Date.parse(new X509Certificate(ca.cert).validTo)
   const certNotAfter = Date.parse(new X509Certificate(serving.cert).validTo)
   if (caNotAfter < certNotAfter) {
@@ -126,7 +128,7 @@ export function generateCerts(opts: CertsOptions): CertsOutput {
     'cabundle-patch.yaml': patch,
     'kustomization.yaml': kustomization,
   }
-  if (!opts.ca) files['ca.key'] = ca.key
+  if (!opts.ca) files['ca.key'] = ca.key.replace(/\r\n/g, '\n')
   return { files, newCA: !opts.ca, dnsNames, notes }
 }
 

@@ -7,7 +7,7 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
 /** The PEM certificate blocks of a file, each ending with a newline. */
 export function splitPemCertificates(text: string): string[] {
-  return (text.match(PEM_CERT) ?? []).map((b) => b.trim() + '\n')
+  return (text.replace(/\r\n/g, '\n').match(PEM_CERT) ?? []).map((b) => b.trim() + '\n')
 }
 
 /** A bundle of PEM certificates, first occurrence kept, in order. */

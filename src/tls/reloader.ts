@@ -91,7 +91,7 @@ export class CertificateReloader {
     this.onChange = opts.onChange
     this.onError = opts.onError ?? (() => {})
     const pair = this.read()
-    verifyPair(pair, this)
+    verifyPair(pair, { certFile: this.certFile, keyFile: this.keyFile })
     this.pair = pair
   }
 
@@ -132,7 +132,7 @@ export class CertificateReloader {
     const signature = pair.cert + '\0' + pair.key
     if (signature === this.lastRefused) return false
     try {
-      verifyPair(pair, this)
+      verifyPair(pair, { certFile: this.certFile, keyFile: this.keyFile })
     } catch (e) {
       this.lastRefused = signature
       this.report(e as Error)

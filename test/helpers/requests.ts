@@ -277,9 +277,9 @@ export function ctx(request: AdmissionRequest, view: MemoryView = viewOf(), cfg:
 // Message checks
 
 interface Asserter {
-  ok(v: unknown, msg?: string): unknown
-  match(found: unknown, pattern: RegExp | string, msg?: string): unknown
-  equal(a: unknown, b: unknown, msg?: string): unknown
+  ok(v: unknown, msg: string): unknown
+  match(found: unknown, pattern: RegExp | string, msg: string): unknown
+  equal(a: unknown, b: unknown, msg: string): unknown
 }
 
 /** The contract's message shape: one line, `[rule] ` first, names the object, says what to do. */
@@ -297,5 +297,5 @@ export function assertMessage(
   t.ok(!/[\r\n]/.test(f.message), 'message is one line')
   t.ok(f.message.includes(object), `message names ${object}`)
   t.match(f.message, /\b(instead|first|[Aa]dd|[Cc]reate|[Kk]eep|[Aa]llow only|[Ll]eave|[Aa]sk|[Ww]rite|[Ss]et)\b/, 'message says what to do')
-  for (const p of phrases) t.match(f.message, p)
+  for (const p of phrases) t.match(f.message, p, `message mentions ${String(p)}`)
 }

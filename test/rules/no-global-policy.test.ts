@@ -120,3 +120,9 @@ t.test('namespaced NetworkPolicy untouched', async (t) => {
   t.equal(evaluate(createPolicy(denyAll('team-a'))), undefined)
   t.equal(evaluate(admissionRequest({ operation: 'CREATE', resource: NETWORK_POLICIES, name: 'x', namespace: 'team-a' })), undefined)
 })
+
+t.test('generateName is named when the name is not set yet', async (t) => {
+  const ref = DEFAULT_CLUSTER_WIDE_KINDS[0]
+  const req = admissionRequest({ operation: 'CREATE', resource: ref, object: objectOf(ref, undefined, undefined, 'gnp-') })
+  assertMessage(t, evaluate(req), 'no-global-policy', 'GlobalNetworkPolicy gnp-', [/generateName/])
+})

@@ -1,0 +1,109 @@
+// Creates the deny-all NetworkPolicy in a namespace: create-only (never update, never delete), 409 means
+// done (or a name conflict, reported), 404 (namespace not there yet) and transient errors are retried with
+// backoff within a bound. Records the outcome as a metric and a Kubernetes Event.
+import type { Logger } from 'pino'
+import type { GuardConfig } from '../config.js'
+import type { NetworkPolicy } from '../k8s/types.js'
+import { denyAllPolicy, summarizePolicy } from '../policy/coverage.js'
+import { Backoff, sleep } from './backoff.js'
+import type { EventSink } from './events.js'
+import { bounded, describeError, plainObject, statusCode, type KubeClients } from './kube.js'
+import type { LiveMetrics } from './metrics.js'
+
+export type InjectionResult = 'created' | 'exists' | 'conflict' | 'namespace_missing' | 'namespace_terminating' | 'failed'
+
+export interface WriterTuning {
+  /** How long to keep retrying (404 / transient errors) before giving up. Default 30 s. */
+  boundMs?: number
+  requestTimeoutMs?: number
+  backoffInitialMs?: number
+  backoffMaxMs?: number
+}
+
+export class DenyAllWriter {
+  constructor(
+    private readonly clients: Pick<KubeClients, 'networking'>,
+    private readonly config: GuardConfig,
+    private readonly events: EventSink,
+    private readonly metrics: LiveMetrics,
+    private readonly log: Logger,
+    private readonly tuning: WriterTuning = {},
+    /** The view's knowledge of namespaces: a 404 retry waits for the namespace to show up instead of sleeping blind. */
+    private readonly namespaces?: { known(ns: string): boolean; wait(ns: string, ms: number): Promise<void> },
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  async ensure(namespace: string, trigger: 'admission' | 'reconcile'): Promise<InjectionResult> {
+    const result = await this.attempt(namespace)
+    this.metrics.injections.inc({ result })
+    const name = this.config.policyName
+    const log = this.log.child({ namespace, policy: name, trigger, result })
+    switch (result) {
+      case 'created':
+        log.info('created deny-all NetworkPolicy')
+        this.events.namespaceEvent(namespace, 'Normal', 'DenyAllInjected',
+          `netpol-guard created NetworkPolicy ${namespace}/${name} denying all ingress and egress; add NetworkPolicies that allow what the workloads need`)
+        break
+      case 'exists':
+        log.debug('deny-all NetworkPolicy already present')
+        break
+      case 'conflict':
+        log.warn('a NetworkPolicy with the deny-all name exists but does not deny all traffic; left untouched')
+        this.events.namespaceEvent(namespace, 'Warning', 'DenyAllNameConflict',
+          `NetworkPolicy ${namespace}/${name} exists but does not deny all ingress and egress; netpol-guard does not modify policies it did not create. Rename it or add a deny-all policy under another name`)
+        break
+      case 'namespace_missing':
+      case 'namespace_terminating':
+        log.info('namespace gone or going; nothing to inject')
+        break
+      case 'failed':
+        log.error('could not create deny-all NetworkPolicy')
+        this.events.namespaceEvent(namespace, 'Warning', 'DenyAllInjectionFailed',
+          `netpol-guard could not create NetworkPolicy ${namespace}/${name}; it retries when the namespace changes or at the next resync`)
+        break
+    }
+    return result
+  }
+
+  private async attempt(namespace: string): Promise<InjectionResult> {
+    const boundMs = this.tuning.boundMs ?? 30_000
+    const reqTimeout = this.tuning.requestTimeoutMs ?? 5000
+    const deadline = Date.now() + boundMs
+    const backoff = new Backoff({ initialMs: this.tuning.backoffInitialMs ?? 100, maxMs: this.tuning.backoffMaxMs ?? 2000 })
+    const body = denyAllPolicy(namespace, this.config.policyName)
+    for (;;) {
+      let code: number | undefined
+      let why: string
+      try {
+        await bounded(reqTimeout, (o) => this.clients.networking.createNamespacedNetworkPolicy({ namespace, body }, o))
+        return 'created'
+      } catch (e) {
+        code = statusCode(e)
+        why = describeError(e)
+      }
+      if (code === 409) return this.checkExisting(namespace, reqTimeout)
+      if (code === 403 && /being terminated/.test(why)) return 'namespace_terminating'
+      // 404: the namespace is not persisted yet (we are called from its admission); 429/5xx/network: transient.
+      const retryable = code === undefined || code === 404 || code === 429 || code >= 500
+      const delay = backoff.next()
+      if (!retryable || this.signal?.aborted || Date.now() + delay > deadline) {
+        this.log.warn({ namespace, err: why, attempts: backoff.attempts }, 'giving up creating deny-all NetworkPolicy')
+        return code === 404 ? 'namespace_missing' : 'failed'
+      }
+      this.log.debug({ namespace, err: why, retryInMs: delay }, 'creating deny-all NetworkPolicy failed; retrying')
+      if (code === 404 && this.namespaces && !this.namespaces.known(namespace)) await this.namespaces.wait(namespace, delay)
+      else await sleep(delay, this.signal)
+    }
+  }
+
+  /** After 409: is what holds the name a deny-all (done), or something else (a conflict to report)? */
+  private async checkExisting(namespace: string, reqTimeout: number): Promise<InjectionResult> {
+    try {
+      const np = await bounded(reqTimeout, (o) => this.clients.networking.readNamespacedNetworkPolicy({ name: this.config.policyName, namespace }, o))
+      const s = summarizePolicy(plainObject(np) as NetworkPolicy)
+      return s.coversIngress && s.coversEgress ? 'exists' : 'conflict'
+    } catch {
+      return 'exists' // it existed a moment ago; the reconciler judges it from the view later
+    }
+  }
+}

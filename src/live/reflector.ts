@@ -1,0 +1,189 @@
+// A list+watch loop for one resource, over client-node's Watch class (its informer stops for good after an
+// error; this loop does not): list, then watch from the list's resourceVersion, resume from the last seen
+// resourceVersion after a drop or a server-side timeout, relist on 410 Gone, back off (capped, with jitter)
+// after errors. Every successful list, watch event, bookmark or established watch counts as activity, which
+// the view's staleness check reads.
+import type { Watch } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import type { KubeObject } from '../k8s/types.js'
+import { Backoff, sleep } from './backoff.js'
+import { describeError, statusCode } from './kube.js'
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
+
+export interface ReflectorOptions {
+  /** Name for logs and the restart metric, e.g. "namespaces". */
+  resource: string
+  /** Cluster-wide watch path, e.g. /api/v1/namespaces. */
+  watchPath: string
+  watch: Watch
+  /** A full list; resourceVersion is the list's metadata.resourceVersion. */
+  list(): Promise<{ items: KubeObject[]; resourceVersion: string }>
+  /** Swaps the whole content in (initial list and relists). */
+  replace(items: KubeObject[]): void
+  apply(type: WatchEventType, obj: KubeObject): void
+  logger: Logger
+  onRestart?(): void
+  /** Server-side watch timeout; a watch is re-established after it (a cheap liveness check on idle clusters). */
+  watchTimeoutSeconds?: number
+  backoffInitialMs?: number
+  backoffMaxMs?: number
+  clock?: () => number
+}
+
+interface WatchOutcome {
+  resourceVersion: string
+  expired: boolean
+  error?: unknown
+  events: number
+}
+
+export class Reflector {
+  private synced = false
+  private lastActivity = 0
+  private readonly abort = new AbortController()
+  private abortWatch: (() => void) | undefined
+  private done: Promise<void> | undefined
+  private readonly clock: () => number
+  private readonly backoff: Backoff
+
+  constructor(private readonly opts: ReflectorOptions) {
+    this.clock = opts.clock ?? Date.now
+    this.backoff = new Backoff({ initialMs: opts.backoffInitialMs ?? 200, maxMs: opts.backoffMaxMs ?? 30_000 })
+  }
+
+  /** The initial list is in. */
+  hasSynced(): boolean {
+    return this.synced
+  }
+
+  /** ms timestamp of the last successful list, watch event/bookmark or established watch. */
+  lastActivityAt(): number {
+    return this.lastActivity
+  }
+
+  start(): void {
+    this.done ??= this.run()
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort()
+    this.abortWatch?.()
+    await this.done
+  }
+
+  private touch(): void {
+    this.lastActivity = this.clock()
+  }
+
+  private async run(): Promise<void> {
+    const log = this.opts.logger
+    let rv: string | undefined
+    while (!this.abort.signal.aborted) {
+      if (rv === undefined) {
+        try {
+          const { items, resourceVersion } = await this.opts.list()
+          if (this.abort.signal.aborted) return
+          this.opts.replace(items)
+          rv = resourceVersion
+          this.synced = true
+          this.touch()
+          log.debug({ resource: this.opts.resource, count: items.length, resourceVersion }, 'listed')
+        } catch (e) {
+          const delay = this.backoff.next()
+          log.warn({ resource: this.opts.resource, err: describeError(e), retryInMs: delay }, 'list failed')
+          await sleep(delay, this.abort.signal)
+          continue
+        }
+      }
+      const started = this.clock()
+      const out = await this.watchOnce(rv)
+      if (this.abort.signal.aborted) return
+      rv = out.resourceVersion
+      this.opts.onRestart?.()
+      if (out.expired) {
+        // Our resourceVersion was compacted away: the only way back is a fresh list.
+        log.info({ resource: this.opts.resource }, 'watch expired (410 Gone); relisting')
+        rv = undefined
+        continue
+      }
+      const healthy = out.error === undefined && (out.events > 0 || this.clock() - started >= 1000)
+      if (healthy) {
+        this.backoff.reset()
+        log.debug({ resource: this.opts.resource, resourceVersion: rv }, 'watch closed; resuming')
+        continue
+      }
+      const delay = this.backoff.next()
+      log.warn({ resource: this.opts.resource, err: out.error === undefined ? 'closed immediately' : describeError(out.error), retryInMs: delay }, 'watch failed; reconnecting')
+      await sleep(delay, this.abort.signal)
+    }
+  }
+
+  private watchOnce(rv: string): Promise<WatchOutcome> {
+    const timeoutS = this.opts.watchTimeoutSeconds ?? 300
+    // A connection that says nothing for this long is presumed dead (half-open TCP, stuck proxy).
+    const idleLimitMs = timeoutS * 1000 + Math.max(5000, timeoutS * 500)
+    return new Promise((resolve) => {
+      let lastRv = rv
+      let events = 0
+      let expired = false
+      let finished = false
+      let controller: AbortController | undefined
+      let lastHeard = this.clock()
+      const finish = (error?: unknown): void => {
+        if (finished) return
+        finished = true
+        clearInterval(watchdog)
+        this.abortWatch = undefined
+        controller?.abort()
+        resolve({ resourceVersion: lastRv, expired, error: error ?? undefined, events })
+      }
+      const watchdog = setInterval(() => {
+        if (this.clock() - lastHeard > idleLimitMs) finish(new Error(`watch silent for ${idleLimitMs} ms`))
+      }, Math.min(5000, idleLimitMs / 2))
+      watchdog.unref()
+      this.abortWatch = () => finish()
+      const onEvent = (type: string, obj: unknown): void => {
+        if (finished) return
+        lastHeard = this.clock()
+        this.touch()
+        const o = (obj ?? {}) as KubeObject & { code?: number }
+        if (type === 'ERROR') {
+          if (o.code === 410) expired = true
+          finish(expired ? undefined : new Error(`watch ERROR event: ${String((o as { message?: unknown }).message ?? JSON.stringify(o))}`))
+          return
+        }
+        const objRv = o.metadata?.resourceVersion
+        if (type === 'BOOKMARK') {
+          if (objRv) lastRv = objRv
+          return
+        }
+        if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return
+        try {
+          this.opts.apply(type, o)
+        } catch (e) {
+          this.opts.logger.error({ resource: this.opts.resource, err: (e as Error).message }, 'applying a watch event failed')
+        }
+        events++
+        if (objRv) lastRv = objRv
+      }
+      const onDone = (err: unknown): void => {
+        if (statusCode(err) === 410) expired = true
+        finish(expired ? undefined : err ?? undefined)
+      }
+      this.opts.watch
+        .watch(this.opts.watchPath, { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: timeoutS }, onEvent, onDone)
+        .then(
+          (c) => {
+            controller = c
+            if (finished) c.abort()
+            else {
+              lastHeard = this.clock()
+              this.touch() // the watch is established: the API server is there and answering
+            }
+          },
+          (e) => finish(e),
+        )
+    })
+  }
+}

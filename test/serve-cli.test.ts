@@ -1,0 +1,48 @@
+// `serve` refuses bad startup input with exit code 2 and a message naming the file and the problem.
+import t from 'tap'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { main } from '../src/cli.js'
+
+async function run(args: string[]) {
+  const out = new PassThrough()
+  const err = new PassThrough()
+  let stderr = ''
+  err.on('data', (d) => (stderr += d))
+  const code = await main(args, { out, err })
+  return { code, stderr }
+}
+
+t.test('unreadable or invalid state files stop startup with exit 2', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'npg-serve-'))
+  const cases: [string, string, RegExp][] = [
+    ['missing.yaml', '', /missing\.yaml: cannot read file \(ENOENT\)/],
+    ['broken.yaml', 'items: [unclosed', /broken\.yaml: document 1: not valid YAML\/JSON/],
+    ['scalar.yaml', '"just a string"', /scalar\.yaml: document 1: expected a Kubernetes object/],
+    ['nons.yaml', 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x}\n', /nons\.yaml: object 1: NetworkPolicy needs metadata.name and metadata.namespace/],
+    ['badjson.json', '{"kind": "List", "items": [', /badjson\.json/],
+  ]
+  for (const [file, content, expected] of cases) {
+    const path = join(dir, file)
+    if (content) writeFileSync(path, content)
+    const r = await run(['serve', '--port', '0', '--host', '127.0.0.1', '--state', path])
+    t.equal(r.code, 2, file)
+    t.match(r.stderr, expected, file)
+  }
+})
+
+t.test('usage errors exit 2', async (t) => {
+  t.equal((await run(['serve', '--port', 'eighty'])).code, 2)
+  t.equal((await run(['serve', '--tls-cert', '/x'])).code, 2)
+  t.equal((await run(['serve', '--mode', 'audit'])).code, 2)
+  t.equal((await run(['serve', '--no-such-flag'])).code, 2)
+  t.equal((await run(['frobnicate'])).code, 2)
+  const dir = mkdtempSync(join(tmpdir(), 'npg-serve-'))
+  const cfg = join(dir, 'c.yaml')
+  writeFileSync(cfg, 'injectionGraceSeconds: soon\n')
+  const r = await run(['serve', '--config', cfg])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /c\.yaml: injectionGraceSeconds must be a non-negative number/)
+})
