@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { stringify } from 'yaml'
-import { CAError, generateStrictCA, issueStrictServingCert, loadCA, pemBundle, splitPemCertificates } from '../src/tls/ca.js'
-import type { KeyPairPem } from '../src/tls/pki.js'
+import { CAError, loadCA, pemBundle, splitPemCertificates } from '../src/tls/ca.js'
+import { generateCA, issueServingCert, type KeyPairPem } from '../src/tls/pki.js'
 
 /**
  * The webhook configurations in manifests/base/webhooks.yaml and the names of their webhooks; the caBundle
@@ -74,9 +74,9 @@ export function generateCerts(opts: CertsOptions): CertsOutput {
   const caDays = opts.caDays ?? 3650
   const secretName = opts.secretName ?? DEFAULT_SECRET_NAME
   const notes: string[] = []
-  const ca = opts.ca ?? generateStrictCA(`netpol-guard-ca ${new Date().toISOString().slice(0, 10)}`, caDays)
+  const ca = opts.ca ?? generateCA(`netpol-guard-ca ${new Date().toISOString().slice(0, 10)}`, caDays)
   const dnsNames = servingDnsNames(opts.service, opts.namespace)
-  const issued = issueStrictServingCert(ca, { commonName: dnsNames[0]!, dnsNames, days })
+  const issued = issueServingCert(ca, { commonName: dnsNames[0]!, dnsNames, days })
   const lf = (s: string) => s.replace(/\r\n/g, '\n')
   const serving = { cert: lf(issued.cert), key: lf(issued.key) }
   const caNotAfter = Date.parse(new X509Certificate(ca.cert).validTo)

@@ -9,6 +9,7 @@ import { Backoff, sleep } from './backoff.js'
 import type { EventSink } from './events.js'
 import { bounded, describeError, plainObject, statusCode, type KubeClients } from './kube.js'
 import type { LiveMetrics } from './metrics.js'
+import type { V1NetworkPolicy } from '@kubernetes/client-node'
 
 export type InjectionResult = 'created' | 'exists' | 'conflict' | 'namespace_missing' | 'namespace_terminating' | 'failed'
 
@@ -35,6 +36,10 @@ export class DenyAllWriter {
 
   async ensure(namespace: string, trigger: 'admission' | 'reconcile'): Promise<InjectionResult> {
     const result = await this.attempt(namespace)
+    if (result === 'failed' && this.signal?.aborted) {
+      this.log.info({ namespace }, 'shutting down before the deny-all NetworkPolicy was created')
+      return result
+    }
     this.metrics.injections.inc({ result })
     const name = this.config.policyName
     const log = this.log.child({ namespace, policy: name, trigger, result })
@@ -70,8 +75,9 @@ export class DenyAllWriter {
     const reqTimeout = this.tuning.requestTimeoutMs ?? 5000
     const deadline = Date.now() + boundMs
     const backoff = new Backoff({ initialMs: this.tuning.backoffInitialMs ?? 100, maxMs: this.tuning.backoffMaxMs ?? 2000 })
-    const body = denyAllPolicy(namespace, this.config.policyName)
+    const body = denyAllPolicy(namespace, this.config.policyName) as unknown as V1NetworkPolicy
     for (;;) {
+      if (this.signal?.aborted) return 'failed'
       let code: number | undefined
       let why: string
       try {
@@ -91,7 +97,8 @@ export class DenyAllWriter {
         return code === 404 ? 'namespace_missing' : 'failed'
       }
       this.log.debug({ namespace, err: why, retryInMs: delay }, 'creating deny-all NetworkPolicy failed; retrying')
-      if (code === 404 && this.namespaces && !this.namespaces.known(namespace)) await this.namespaces.wait(namespace, delay)
+      if (code === 404 && this.namespaces && !this.namespaces.known(namespace))
+        await Promise.race([this.namespaces.wait(namespace, delay), sleep(delay, this.signal)])
       else await sleep(delay, this.signal)
     }
   }

@@ -1,6 +1,8 @@
 // Connection to the API server: KubeConfig loading, the typed clients the guard uses, bounded calls and
 // error classification. Objects from the typed clients carry Date objects where the wire has strings;
 // plainObject() turns them back so the view code sees what the API server sent.
+import { existsSync } from 'node:fs'
+import { delimiter } from 'node:path'
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -9,7 +11,11 @@ import {
   KubeConfig,
   NetworkingV1Api,
   Watch,
+  Observable,
   type ConfigurationOptions,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
 } from '@kubernetes/client-node'
 
 export interface KubeClients {
@@ -25,7 +31,17 @@ export interface KubeClients {
 /** kubeconfigPath if given; else the in-cluster config inside a pod; else the default (KUBECONFIG, ~/.kube/config). */
 export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
   const kc = new KubeConfig()
-  if (kubeconfigPath) kc.loadFromFile(kubeconfigPath)
+  // A KUBECONFIG-style list (a:b) is merged the way kubectl does it.
+  if (kubeconfigPath && kubeconfigPath.includes(delimiter) && !existsSync(kubeconfigPath)) {
+    const saved = process.env.KUBECONFIG
+    process.env.KUBECONFIG = kubeconfigPath
+    try {
+      kc.loadFromDefault()
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG
+      else process.env.KUBECONFIG = saved
+    }
+  } else if (kubeconfigPath) kc.loadFromFile(kubeconfigPath)
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster()
   else kc.loadFromDefault()
   if (!kc.getCurrentCluster()) throw new Error('kubeconfig has no current cluster')
@@ -50,19 +66,16 @@ export class TimeoutError extends Error {
   }
 }
 
-/**
- * Per-call options that abort the HTTP request after `ms` (client-node's fetch honours the signal).
- * The options are typed for observable middleware but the promise API wraps promise middleware, hence the cast.
- */
+/** Per-call options that abort the HTTP request after `ms` (client-node's fetch honours the signal). */
 export function timeoutOptions(ms: number): ConfigurationOptions {
-  const middleware = {
-    pre: async (ctx: { setSignal(s: AbortSignal): void }) => {
+  const middleware: ObservableMiddleware = {
+    pre: (ctx: RequestContext) => {
       ctx.setSignal(AbortSignal.timeout(ms))
-      return ctx
+      return new Observable(Promise.resolve(ctx))
     },
-    post: async <T>(res: T) => res,
+    post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
   }
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' }
 }
 
 /** Runs an API call bounded in time: the request is aborted, and the promise rejects with TimeoutError. */

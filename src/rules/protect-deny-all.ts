@@ -44,7 +44,7 @@ export const protectDenyAll: Rule = {
       'protect-deny-all',
       `${verb} ${describeObject(request)} is refused: it would leave namespace ${ns} without deny-all ` +
         `${lostText} coverage. Keep this policy as it is and allow traffic with additional NetworkPolicies, ` +
-        `or create another deny-all policy (podSelector: {}, no rules) before removing this one.`,
+        `or create another deny-all policy (podSelector: {}, no rules) before ${request.operation === 'DELETE' ? 'removing' : 'changing'} this one.`,
     )
   },
 }

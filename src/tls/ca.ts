@@ -1,7 +1,6 @@
-// Loading and checking an existing CA, PEM bundles, and a guard against non-DER-minimal serial numbers.
+// Loading and checking an existing CA (for rotation of the serving certificate), and PEM bundles.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto'
-import forge from 'node-forge'
-import { generateCA, issueServingCert, type CertOptions, type KeyPairPem } from './pki.js'
+import type { KeyPairPem } from './pki.js'
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
@@ -60,32 +59,4 @@ export function loadCA(certText: string, keyText: string, names = { cert: 'CA ce
   // node-forge reads PKCS#1 and PKCS#8 RSA keys; hand it PKCS#1.
   const pkcs1 = key.export({ type: 'pkcs1', format: 'pem' }).toString()
   return { cert: match.pem, key: pkcs1 }
-}
-
-/**
- * DER wants INTEGERs in the fewest bytes: a serial starting with a 0x00 byte followed by a byte < 0x80 is
- * malformed, and Go (the kube-apiserver) refuses such a certificate ("x509: malformed serial number").
- * pki.ts's serial() produces one about once in 256 certificates, so callers retry.
- */
-export function hasMinimalSerial(certPem: string): boolean {
-  const hex = forge.pki.certificateFromPem(certPem).serialNumber.toLowerCase()
-  return !/^00[0-7]/.test(hex)
-}
-
-function retry(make: () => KeyPairPem): KeyPairPem {
-  for (let i = 0; i < 16; i++) {
-    const pair = make()
-    if (hasMinimalSerial(pair.cert)) return pair
-  }
-  throw new Error('could not produce a certificate with a DER-minimal serial number')
-}
-
-/** generateCA, retried until the serial is DER-minimal. */
-export function generateStrictCA(commonName?: string, days?: number): KeyPairPem {
-  return retry(() => generateCA(commonName, days))
-}
-
-/** issueServingCert, retried until the serial is DER-minimal. */
-export function issueStrictServingCert(ca: KeyPairPem, opts: CertOptions): KeyPairPem {
-  return retry(() => issueServingCert(ca, opts))
 }

@@ -1,6 +1,6 @@
 // no-global-policy: CREATE/UPDATE of a cluster-wide network policy is denied, DELETE always allowed.
 import t from 'tap'
-import type { AdmissionRequest, Operation } from '../../src/k8s/types.js'
+import type { AdmissionRequest, KubeObject, Operation } from '../../src/k8s/types.js'
 import { DEFAULT_CLUSTER_WIDE_KINDS, NETWORK_POLICIES, type ResourceRef } from '../../src/policy/kinds.js'
 import { noGlobalPolicy } from '../../src/rules/no-global-policy.js'
 import {
@@ -58,7 +58,7 @@ t.test('both Calico API groups, both Calico kinds', async (t) => {
 
 t.test('whoever asks: privileged users are denied too', async (t) => {
   for (const user of [ADMIN, DEVELOPER, serviceAccount('netpol-guard', 'netpol-guard')])
-    t.ok(evaluate(clusterWide(DEFAULT_CLUSTER_WIDE_KINDS[0], 'CREATE', 'gnp', { userInfo: user })), user.username)
+    t.ok(evaluate(clusterWide(DEFAULT_CLUSTER_WIDE_KINDS[0], 'CREATE', 'gnp', { userInfo: user })), String(user.username))
 })
 
 t.test('server-side dry-run is validated like a real request', async (t) => {
@@ -83,9 +83,9 @@ t.test('recorded requests', { skip: noFixtures }, async (t) => {
 t.test('the UPDATE that completes a DELETE (finalizer removal) is allowed', async (t) => {
   const ref = DEFAULT_CLUSTER_WIDE_KINDS[5]
   const req = clusterWide(ref, 'UPDATE', 'anp')
-  const meta = { name: 'anp', deletionTimestamp: '2026-11-27T15:00:00Z', finalizers: [] as string[] }
-  req.object = { ...req.object, metadata: meta }
-  req.oldObject = { ...req.oldObject, metadata: { ...meta, finalizers: ['example.io/cleanup'] } }
+  const meta = { name: 'anp', deletionTimestamp: '2026-11-27T15:00:00Z' }
+  req.object = { ...req.object, metadata: { ...meta, finalizers: [] } as KubeObject['metadata'] }
+  req.oldObject = { ...req.oldObject, metadata: { ...meta, finalizers: ['example.io/cleanup'] } as KubeObject['metadata'] }
   t.equal(evaluate(req), undefined)
 })
 

@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# netpol-guard image: build with the dev dependencies, run with the production ones only.
+#   docker build -t ghcr.io/netpol-guard/netpol-guard:0.1.0 .
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build \
+ # The package's bin is dist/cli.js; with tsconfig's rootDir "." tsc writes dist/src/cli.js. Link it
+ # (a symlink keeps the module's own path, so cli.ts still sees itself as the main module).
+ && if [ ! -e dist/cli.js ] && [ -e dist/src/cli.js ]; then ln -s src/cli.js dist/cli.js; fi \
+ && test -e dist/cli.js
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# The embedded demo cluster view used by `serve` without --state/--kubeconfig (npm start).
+COPY --from=build /app/examples/demo-state.yaml ./examples/demo-state.yaml
+# Numeric, so that the kubelet can check runAsNonRoot; the same ids as the Deployment's securityContext.
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["node","dist/cli.js","serve"]

@@ -1,0 +1,97 @@
+// The live view: resume after a dropped watch, relist after 410 Gone, readiness and staleness.
+import t, { type Test } from 'tap'
+import pino from 'pino'
+import { Registry } from 'prom-client'
+import { defaultConfig } from '../src/config.js'
+import { startLive, type LiveGuard } from '../src/live/index.js'
+import { FakeApiServer, waitFor, type FakeApiServerOptions } from './fake-apiserver.js'
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' })
+
+async function setup(t: Test, opts: FakeApiServerOptions = {}, staleAfterSeconds = 300): Promise<{ api: FakeApiServer; guard: LiveGuard; registry: Registry }> {
+  const api = new FakeApiServer(opts)
+  api.createNamespace('netpol-guard')
+  await api.start()
+  const registry = new Registry()
+  const guard = await startLive({
+    kubeconfigPath: api.writeKubeconfig(),
+    config: defaultConfig({ namespace: 'netpol-guard', mode: 'dry-run', staleAfterSeconds }),
+    logger,
+    registry,
+    leaderElection: { leaseDurationSeconds: 1, renewIntervalMs: 200, retryIntervalMs: 200 },
+    tuning: { backoffInitialMs: 50, backoffMaxMs: 300 },
+  })
+  t.teardown(async () => {
+    await guard.stop()
+    await api.stop()
+  })
+  t.notOk(guard.status.ready(), 'startLive resolves before the view is synced')
+  t.ok(await waitFor(() => guard.status.ready(), 5000), 'ready once both lists are in')
+  return { api, guard, registry }
+}
+
+const lists = (api: FakeApiServer, path: string): number => api.requests.filter((r) => r.method === 'GET' && r.path === path && !/watch=/.test(r.query)).length
+
+t.test('dropped watch: resumes from the last resourceVersion without relisting', async (t) => {
+  const { api, guard, registry } = await setup(t)
+  t.equal(guard.status.reason?.(), 'ready')
+  api.createNamespace('before-drop')
+  t.ok(await waitFor(() => guard.view.namespace('before-drop') !== undefined))
+  const rvSeen = api.get('', 'namespaces', undefined, 'before-drop')!.metadata.resourceVersion
+  const listsBefore = lists(api, '/api/v1/namespaces')
+  api.dropWatches()
+  api.createNamespace('during-drop')
+  api.createPolicy('during-drop', { metadata: { name: 'p' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } })
+  t.ok(await waitFor(() => guard.view.namespace('during-drop') !== undefined && guard.view.policies('during-drop').length === 1, 5000), 'changes made while disconnected arrive')
+  t.equal(lists(api, '/api/v1/namespaces'), listsBefore, 'no relist')
+  const resumed = api.requests.filter((r) => r.path === '/api/v1/namespaces' && /watch=true/.test(r.query)).at(-1)!
+  t.match(resumed.query, new RegExp(`resourceVersion=${rvSeen}\\b`), 'watch resumed from the last seen resourceVersion')
+  const restarts = await registry.getSingleMetricAsString('netpol_guard_watch_restarts_total')
+  t.match(restarts, /resource="namespaces"\} [1-9]/)
+  t.ok(guard.status.ready())
+})
+
+t.test('410 Gone: relists and swaps the view in', async (t) => {
+  const { api, guard } = await setup(t, {}, 300)
+  api.createNamespace('doomed')
+  t.ok(await waitFor(() => guard.view.namespace('doomed') !== undefined))
+  await api.stop()
+  // While the guard is away: history it cannot replay.
+  api.deleteNamespace('doomed')
+  api.createNamespace('born-while-away')
+  api.compact()
+  const listsBefore = lists(api, '/api/v1/namespaces')
+  await api.start()
+  t.ok(await waitFor(() => guard.view.namespace('born-while-away') !== undefined && guard.view.namespace('doomed') === undefined, 5000), 'relisted')
+  t.ok(lists(api, '/api/v1/namespaces') > listsBefore, 'a new list was made')
+  t.ok(await waitFor(() => api.watchCount('/namespaces') === 1, 3000), 'watching again')
+  api.createNamespace('after')
+  t.ok(await waitFor(() => guard.view.namespace('after') !== undefined, 3000), 'and the new watch works')
+})
+
+t.test('410 as an HTTP status on the watch request also relists', async (t) => {
+  const { api, guard } = await setup(t, { expiredWatchAs: 'http' })
+  await api.stop()
+  api.createNamespace('x')
+  api.compact()
+  await api.start()
+  t.ok(await waitFor(() => guard.view.namespace('x') !== undefined, 5000))
+})
+
+t.test('stale view turns unready; an idle healthy cluster does not', async (t) => {
+  const { api, guard, registry } = await setup(t, {}, 1)
+  // Idle but healthy: watches are re-established every second (timeoutSeconds), which counts as activity.
+  const until = Date.now() + 2500
+  let alwaysReady = true
+  while (Date.now() < until) {
+    alwaysReady &&= guard.status.ready()
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  t.ok(alwaysReady, 'stays ready while idle')
+  await api.stop()
+  t.ok(await waitFor(() => !guard.status.ready(), 5000), 'unready when the API server is gone')
+  t.match(guard.status.reason?.(), /stale/)
+  t.equal((await registry.getSingleMetric('netpol_guard_view_ready')!.get()).values[0].value, 0)
+  await api.start()
+  t.ok(await waitFor(() => guard.status.ready(), 5000), 'ready again')
+})
