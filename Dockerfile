@@ -8,11 +8,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build \
- # The package's bin is dist/cli.js; with tsconfig's rootDir "." tsc writes dist/src/cli.js. Link it
- # (a symlink keeps the module's own path, so cli.ts still sees itself as the main module).
- && if [ ! -e dist/cli.js ] && [ -e dist/src/cli.js ]; then ln -s src/cli.js dist/cli.js; fi \
- && test -e dist/cli.js
+RUN npm run build && test -e dist/cli.js
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production

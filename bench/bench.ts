@@ -11,6 +11,7 @@ import autocannon from 'autocannon'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
+import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -44,6 +45,8 @@ interface Options {
   namespaces: number
   out: string
   keepLogs: boolean
+  /** The guard's LOG_LEVEL (default info: the target is met with logging on; other levels only show logging's cost). */
+  logLevel: string
   /** Directory for V8 CPU profiles of both servers (node --cpu-prof; DIR/guard, DIR/baseline), written when they exit. */
   cpuProf?: string
 }
@@ -59,6 +62,7 @@ function options(root: string): Options {
       out: { type: 'string', default: join(root, 'bench', 'results', 'latest.json') },
       'keep-logs': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -79,6 +83,7 @@ function options(root: string): Options {
     namespaces: Math.floor(num('namespaces', values.namespaces, 10)),
     out: resolve(values.out!),
     keepLogs: values['keep-logs'] === true,
+    logLevel: values['log-level']!,
     ...(values['cpu-prof'] ? { cpuProf: resolve(values['cpu-prof']) } : {}),
   }
 }
@@ -98,10 +103,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls a condition until it yields a value, or fails at the deadline. */
-async function waitFor<T>(what: string, deadlineMs: number, probe: () => T | undefined, child?: ChildProcess): Promise<T> {
+async function waitFor<T>(what: string, deadlineMs: number, probe: () => T | undefined | Promise<T | undefined>, child?: ChildProcess): Promise<T> {
   const end = Date.now() + deadlineMs
   for (;;) {
-    const v = probe()
+    const v = await probe()
     if (v !== undefined) return v
     if (child && child.exitCode !== null) throw new Error(`${what}: the process exited with ${child.exitCode}`)
     if (Date.now() > end) throw new Error(`${what}: not within ${deadlineMs} ms`)
@@ -132,18 +137,48 @@ function collectStderr(child: ChildProcess): string[] {
   return lines
 }
 
-async function startGuard(cli: string, stateFile: string, logFile: string, cpuProf?: string): Promise<Server> {
+/** true when GET /readyz answers 200. */
+function readyz(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, servername: 'localhost', path: '/readyz', rejectUnauthorized: false, timeout: 1000 }, (r) => {
+      r.resume()
+      res(r.statusCode === 200)
+    })
+    req.on('error', () => res(false))
+    req.on('timeout', () => req.destroy())
+    req.end()
+  })
+}
+
+/** A free loopback port (only for a guard logging below info, which does not print its bound port). */
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer()
+    srv.once('error', rej)
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address()
+      const port = typeof a === 'object' && a ? a.port : 0
+      srv.close(() => res(port))
+    })
+  })
+}
+
+async function startGuard(cli: string, stateFile: string, logFile: string, logLevel: string, cpuProf?: string): Promise<Server> {
   // stdout goes straight to a file, as a container runtime would take it: the guard pays its own logging cost
   // and this process does not spend CPU reading it.
+  const announces = ['trace', 'debug', 'info'].includes(logLevel)
+  const fixedPort = announces ? 0 : await freePort()
   const fd = openSync(logFile, 'w')
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, 'guard')] : []
-  const child = spawn(process.execPath, [...prof, cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--state', stateFile], {
+  const child = spawn(process.execPath, [...prof, cli, 'serve', '--host', '127.0.0.1', '--port', String(fixedPort), '--state', stateFile], {
     stdio: ['ignore', fd, 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'info', NODE_ENV: 'production' },
+    env: { ...process.env, LOG_LEVEL: logLevel, NODE_ENV: 'production' },
   })
   closeSync(fd)
   const stderr = collectStderr(child)
-  const port = await waitFor('guard "netpol-guard serving" log line', 30_000, () => servingPort(readFileSync(logFile, 'utf8'), 'netpol-guard serving'), child)
+  const port = announces
+    ? await waitFor('guard "netpol-guard serving" log line', 30_000, () => servingPort(readFileSync(logFile, 'utf8'), 'netpol-guard serving'), child)
+    : await waitFor('guard listening', 30_000, async () => ((await readyz(fixedPort)) ? fixedPort : undefined), child)
   return { name: 'guard', child, port, stderr }
 }
 
@@ -337,7 +372,7 @@ async function main(): Promise<number> {
   let logLines = 0
   let logBytes = 0
   try {
-    const guard = await startGuard(cli, stateFile, logFile, o.cpuProf)
+    const guard = await startGuard(cli, stateFile, logFile, o.logLevel, o.cpuProf)
     servers.push(guard)
     const baseline = await startBaseline(baselineScript, o.cpuProf)
     servers.push(baseline)

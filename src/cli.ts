@@ -119,6 +119,8 @@ async function vapCommand(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, { mode: { type: 'string' }, config: { type: 'string' } })
   if (values.help) return io.out.write(USAGE + '\n'), 0
   const config = resolveConfig({ config: values.config as string | undefined, mode: values.mode as string | undefined })
+  if (!config.rules['no-global-policy']) throw new UsageError('the config switches no-global-policy off: there is no policy to render')
+  if (config.clusterWideKinds.length === 0) throw new UsageError('the config lists no clusterWideKinds: there is no policy to render')
   const { renderVap } = await import('./vap.js')
   io.out.write(renderVap({ kinds: config.clusterWideKinds, mode: config.mode }))
   return 0

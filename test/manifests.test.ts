@@ -463,3 +463,29 @@ t.test('no unknown fields (TypeScript excess property check)', { skip: noKubectl
   const r = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', join(dir, 'check.ts')], { encoding: 'utf8' })
   t.equal(r.status, 0, `${n} objects type-check against kubernetes-models${r.status ? ':\n' + r.stdout + r.stderr : ''}`)
 })
+
+// ---------------------------------------------------------------------------------------------
+// The image (no Docker engine here: the Dockerfile's shape is checked, and that it fits the Deployment)
+
+t.test('Dockerfile: multi-stage, production dependencies only, non-root, the serve entrypoint', async (t) => {
+  const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+  const lines = text.split('\n').map((l) => l.trim())
+  const froms = lines.filter((l) => /^FROM /i.test(l))
+  t.equal(froms.length, 2, 'two stages')
+  t.ok(lines.some((l) => /^RUN npm ci( |$)/.test(l) && !l.includes('--omit=dev')), 'build stage: npm ci with dev dependencies')
+  t.ok(lines.some((l) => l.startsWith('RUN npm run build')), 'build stage: npm run build')
+  const runtime = text.slice(text.lastIndexOf('\nFROM '))
+  t.match(runtime, /npm ci --omit=dev/, 'runtime: production dependencies only')
+  t.match(runtime, /COPY --from=build \/app\/dist \.\/dist/, 'runtime: the built dist/ only')
+  const user = /^USER (\S+)/m.exec(runtime)?.[1]
+  t.ok(user && /^[1-9]\d*(:\d+)?$/.test(user), `runtime: numeric non-root USER (${user})`)
+  t.ok(lines.includes('ENTRYPOINT ["node","dist/cli.js","serve"]'), 'ENTRYPOINT')
+  const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim())
+  for (const p of ['node_modules', 'dist', '.git']) t.ok(ignore.includes(p), `.dockerignore: ${p}`)
+  if (!noKubectl) {
+    const dep = one(render(join(MANIFESTS, 'overlays/enforce')), 'Deployment', 'netpol-guard')
+    const sc = dep.spec.template.spec.securityContext
+    t.equal(`${sc.runAsUser}:${sc.runAsGroup}`, user, 'the Deployment runs as the image USER')
+    t.notOk(dep.spec.template.spec.containers[0].command, 'the Deployment keeps the image ENTRYPOINT (args only)')
+  }
+})

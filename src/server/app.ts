@@ -1,6 +1,6 @@
 // The HTTP layer: a Fastify app with two encapsulated plugins, the admission routes and the
 // operational endpoints. Client mistakes end as one-line JSON 4xx answers, never a 5xx.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
 import { admissionReviewSchema, type AdmissionReview } from '../admission/review.js'
@@ -67,7 +67,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const app = Fastify({
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
     loggerInstance: opts.logger,
-    disableRequestLogging: true, // one line per decision is logged by the handler instead
+    logController: new LogController({ disableRequestLogging: true }), // the handler logs one line per decision instead
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },

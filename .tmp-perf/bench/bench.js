@@ -1,0 +1,403 @@
+// `npm run bench`: the guard against a bare Fastify HTTPS baseline, in one run.
+//
+// Both servers run as child processes; autocannon drives them from this process, alternately (guard, baseline,
+// guard, baseline, ...) after a warm-up of each, over the same request mix (bench/workload.ts). The guard is the
+// real CLI (`node dist/cli.js serve --state FILE`) with its default logging (info, one JSON line per decision)
+// going to a log file; the baseline answers a fixed AdmissionReview with logging off.
+//
+// Flags: --duration S (per round, default 10), --rounds N (3), --warmup S (5), --connections C (32),
+//        --namespaces N (1000), --out FILE (bench/results/latest.json), --keep-logs, --cpu-prof DIR (profile both servers).
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateState, requestMix } from './workload.js';
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The package root: the nearest directory above this file holding package.json. */
+function packageRoot() {
+    let dir = HERE;
+    for (;;) {
+        if (existsSync(join(dir, 'package.json')))
+            return dir;
+        const up = dirname(dir);
+        if (up === dir)
+            throw new Error('package.json not found above ' + HERE);
+        dir = up;
+    }
+}
+function firstExisting(paths) {
+    const p = paths.find((x) => existsSync(x));
+    if (!p)
+        throw new Error(`none of ${paths.join(', ')} exists: run \`npm run build\` first`);
+    return p;
+}
+function options(root) {
+    const { values } = parseArgs({
+        options: {
+            duration: { type: 'string', default: '10' },
+            rounds: { type: 'string', default: '3' },
+            warmup: { type: 'string', default: '5' },
+            connections: { type: 'string', default: '32' },
+            namespaces: { type: 'string', default: '1000' },
+            out: { type: 'string', default: join(root, 'bench', 'results', 'latest.json') },
+            'keep-logs': { type: 'boolean', default: false },
+            'cpu-prof': { type: 'string' },
+            'log-level': { type: 'string', default: 'info' },
+            help: { type: 'boolean', short: 'h' },
+        },
+    });
+    if (values.help) {
+        process.stdout.write('usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections C] [--namespaces N] [--out FILE] [--keep-logs] [--cpu-prof DIR]\n');
+        process.exit(0);
+    }
+    const num = (name, v, min) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < min)
+            throw new Error(`--${name} must be a number >= ${min}, not "${v}"`);
+        return n;
+    };
+    return {
+        duration: num('duration', values.duration, 1),
+        rounds: Math.floor(num('rounds', values.rounds, 1)),
+        warmup: num('warmup', values.warmup, 0),
+        connections: Math.floor(num('connections', values.connections, 1)),
+        namespaces: Math.floor(num('namespaces', values.namespaces, 10)),
+        out: resolve(values.out),
+        keepLogs: values['keep-logs'] === true,
+        logLevel: values['log-level'],
+        ...(values['cpu-prof'] ? { cpuProf: resolve(values['cpu-prof']) } : {}),
+    };
+}
+function sleep(ms) {
+    return new Promise((r) => setTimeout(r, ms));
+}
+/** Polls a condition until it yields a value, or fails at the deadline. */
+async function waitFor(what, deadlineMs, probe, child) {
+    const end = Date.now() + deadlineMs;
+    for (;;) {
+        const v = await probe();
+        if (v !== undefined)
+            return v;
+        if (child && child.exitCode !== null)
+            throw new Error(`${what}: the process exited with ${child.exitCode}`);
+        if (Date.now() > end)
+            throw new Error(`${what}: not within ${deadlineMs} ms`);
+        await sleep(25);
+    }
+}
+function servingPort(text, msg) {
+    for (const line of text.split('\n')) {
+        if (!line.includes(msg))
+            continue;
+        try {
+            const o = JSON.parse(line);
+            if (o.msg === msg && typeof o.port === 'number')
+                return o.port;
+        }
+        catch {
+            // a partial line; read again
+        }
+    }
+    return undefined;
+}
+function collectStderr(child) {
+    const lines = [];
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d) => {
+        lines.push(d);
+        if (lines.length > 200)
+            lines.shift();
+    });
+    return lines;
+}
+/** true when GET /readyz answers 200. */
+function readyz(port) {
+    return new Promise((res) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, servername: 'localhost', path: '/readyz', rejectUnauthorized: false, timeout: 1000 }, (r) => {
+            r.resume();
+            res(r.statusCode === 200);
+        });
+        req.on('error', () => res(false));
+        req.on('timeout', () => req.destroy());
+        req.end();
+    });
+}
+/** A free loopback port (only for a guard logging below info, which does not print its bound port). */
+function freePort() {
+    return new Promise((res, rej) => {
+        const srv = createServer();
+        srv.once('error', rej);
+        srv.listen(0, '127.0.0.1', () => {
+            const a = srv.address();
+            const port = typeof a === 'object' && a ? a.port : 0;
+            srv.close(() => res(port));
+        });
+    });
+}
+async function startGuard(cli, stateFile, logFile, logLevel, cpuProf) {
+    // stdout goes straight to a file, as a container runtime would take it: the guard pays its own logging cost
+    // and this process does not spend CPU reading it.
+    const announces = ['trace', 'debug', 'info'].includes(logLevel);
+    const fixedPort = announces ? 0 : await freePort();
+    const fd = openSync(logFile, 'w');
+    const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, 'guard')] : [];
+    const child = spawn(process.execPath, [...prof, cli, 'serve', '--host', '127.0.0.1', '--port', String(fixedPort), '--state', stateFile], {
+        stdio: ['ignore', fd, 'pipe'],
+        env: { ...process.env, LOG_LEVEL: logLevel, NODE_ENV: 'production' },
+    });
+    closeSync(fd);
+    const stderr = collectStderr(child);
+    const port = announces
+        ? await waitFor('guard "netpol-guard serving" log line', 30_000, () => servingPort(readFileSync(logFile, 'utf8'), 'netpol-guard serving'), child)
+        : await waitFor('guard listening', 30_000, async () => ((await readyz(fixedPort)) ? fixedPort : undefined), child);
+    return { name: 'guard', child, port, stderr };
+}
+async function startBaseline(script, cpuProf) {
+    const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, 'baseline')] : [];
+    const child = spawn(process.execPath, [...prof, script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+    const stderr = collectStderr(child);
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => (out += d));
+    const port = await waitFor('baseline "baseline serving" line', 30_000, () => servingPort(out, 'baseline serving'), child);
+    return { name: 'baseline', child, port, stderr };
+}
+async function stopServer(s) {
+    if (s.child.exitCode !== null)
+        return s.child.exitCode;
+    const exited = new Promise((r) => s.child.once('exit', (code) => r(code)));
+    s.child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout')]);
+    if (code === 'timeout') {
+        s.child.kill('SIGKILL');
+        return await exited;
+    }
+    return code;
+}
+function percentile(sorted, p) {
+    if (sorted.length === 0)
+        return NaN;
+    const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+    return sorted[i];
+}
+function autocannonRequests(mix) {
+    return mix.map((m) => ({ method: 'POST', path: `${m.path}?timeout=10s`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(m.review) }));
+}
+async function load(s, mix, o, seconds, round) {
+    // Latencies are recorded here at full (sub-millisecond) precision; autocannon's own histogram keeps whole ms.
+    const latencies = [];
+    const result = await new Promise((res, rej) => {
+        const inst = autocannon({
+            url: `https://127.0.0.1:${s.port}`,
+            servername: 'localhost',
+            connections: o.connections,
+            pipelining: 1,
+            duration: seconds,
+            requests: mix,
+            timeout: 10,
+        }, (err, r) => (err ? rej(err) : res(r)));
+        inst.on('response', (_client, statusCode, _bytes, responseTime) => {
+            if (statusCode >= 200 && statusCode < 300)
+                latencies.push(responseTime);
+        });
+    });
+    const sorted = Float64Array.from(latencies).sort();
+    return {
+        server: s.name,
+        round,
+        seconds: result.duration,
+        requests: result.requests.total,
+        rps: result.requests.total / result.duration,
+        p50: percentile(sorted, 50),
+        p90: percentile(sorted, 90),
+        p99: percentile(sorted, 99),
+        max: sorted.length ? sorted[sorted.length - 1] : NaN,
+        non2xx: result.non2xx,
+        errors: result.errors,
+        timeouts: result.timeouts,
+    };
+}
+/** Sends each request of the mix once and checks the guard's answers against what the mix expects. */
+async function sanityCheck(port, mix) {
+    const seen = {};
+    for (const m of mix) {
+        const body = JSON.stringify(m.review);
+        const { status, text } = await new Promise((res, rej) => {
+            const req = httpsRequest({ host: '127.0.0.1', port, servername: 'localhost', path: m.path, method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+                let t = '';
+                r.setEncoding('utf8');
+                r.on('data', (d) => (t += d));
+                r.on('end', () => res({ status: r.statusCode ?? 0, text: t }));
+            });
+            req.on('error', rej);
+            req.end(body);
+        });
+        if (status !== 200)
+            throw new Error(`sanity: ${m.label} answered ${status}: ${text}`);
+        const r = JSON.parse(text).response;
+        const got = r.patch ? 'patch' : r.allowed ? 'allow' : 'deny';
+        if (got !== m.expect || r.uid !== m.review.request.uid)
+            throw new Error(`sanity: ${m.label} in the mix expected ${m.expect}, got ${got}: ${text}`);
+        const key = `${m.label} → ${got}`;
+        seen[key] = (seen[key] ?? 0) + 1;
+    }
+    return seen;
+}
+// ---------------------------------------------------------------------------------------------
+// Report
+const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+function summarize(runs) {
+    const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+    const requests = runs.reduce((a, r) => a + r.requests, 0);
+    return {
+        rps: requests / seconds,
+        p50: median(runs.map((r) => r.p50)),
+        p99: median(runs.map((r) => r.p99)),
+        requests,
+        non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+        errors: runs.reduce((a, r) => a + r.errors + r.timeouts, 0),
+    };
+}
+const pad = (s, n) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const lpad = (s, n) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
+function table(rows) {
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    return rows.map((r) => r.map((c, i) => (i === 0 ? pad(c, widths[i]) : lpad(c, widths[i]))).join('  ')).join('\n');
+}
+// ---------------------------------------------------------------------------------------------
+async function main() {
+    const root = packageRoot();
+    const o = options(root);
+    const cli = firstExisting([join(HERE, '..', 'cli.js'), join(HERE, '..', 'src', 'cli.js')]);
+    const baselineScript = firstExisting([join(HERE, 'baseline-server.js')]);
+    const work = mkdtempSync(join(tmpdir(), 'netpol-guard-bench-'));
+    const stateFile = join(work, 'state.json');
+    const logFile = join(work, 'guard.log');
+    writeFileSync(stateFile, JSON.stringify(generateState(o.namespaces)));
+    const mix = requestMix(o.namespaces);
+    const requests = autocannonRequests(mix);
+    const out = (s) => process.stdout.write(s + '\n');
+    out(`netpol-guard bench: ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? '?'}), node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    out(`  autocannon runs in this process; each server in its own child process (only one is driven at a time).`);
+    out(`  guard:    node ${cli} serve --host 127.0.0.1 --port 0 --state <${o.namespaces} namespaces> (default logging: info, JSON lines to a file)`);
+    out(`  baseline: node ${baselineScript} (bare Fastify HTTPS, fixed AdmissionReview answer, logging off)`);
+    out(`  ${o.connections} connections, pipelining 1, ${o.warmup} s warm-up each, ${o.rounds} × ${o.duration} s per server, alternating`);
+    out(`  mix of ${mix.length} requests, cycled: ${[...new Set(mix.map((m) => m.label))].join(', ')}`);
+    const servers = [];
+    const cleanup = async () => {
+        for (const s of servers)
+            await stopServer(s).catch(() => undefined);
+    };
+    process.once('SIGINT', () => {
+        void cleanup().finally(() => process.exit(130));
+    });
+    let guardExit = null;
+    const runs = [];
+    let sanity = {};
+    let logLines = 0;
+    let logBytes = 0;
+    try {
+        const guard = await startGuard(cli, stateFile, logFile, o.logLevel, o.cpuProf);
+        servers.push(guard);
+        const baseline = await startBaseline(baselineScript, o.cpuProf);
+        servers.push(baseline);
+        out(`  guard on 127.0.0.1:${guard.port} (pid ${guard.child.pid}), baseline on 127.0.0.1:${baseline.port} (pid ${baseline.child.pid})`);
+        sanity = await sanityCheck(guard.port, mix);
+        out(`  sanity (each request of the mix once): ${Object.entries(sanity).map(([k, v]) => `${k} ×${v}`).join('; ')}`);
+        if (o.warmup > 0) {
+            for (const s of [guard, baseline]) {
+                const w = await load(s, requests, o, o.warmup, 0);
+                out(`  warm-up ${pad(s.name, 8)} ${w.rps.toFixed(0)} req/s`);
+            }
+        }
+        for (let round = 1; round <= o.rounds; round++) {
+            for (const s of [guard, baseline]) {
+                const r = await load(s, requests, o, o.duration, round);
+                runs.push(r);
+                out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}`);
+            }
+        }
+        guardExit = await stopServer(guard);
+        await stopServer(baseline);
+        const text = readFileSync(logFile, 'utf8');
+        logBytes = Buffer.byteLength(text);
+        logLines = text.split('\n').filter((l) => l.includes('"admission ')).length;
+    }
+    catch (e) {
+        for (const s of servers)
+            if (s.stderr.length)
+                process.stderr.write(`--- ${s.name} stderr ---\n${s.stderr.join('')}\n`);
+        await cleanup();
+        throw e;
+    }
+    const g = summarize(runs.filter((r) => r.server === 'guard'));
+    const b = summarize(runs.filter((r) => r.server === 'baseline'));
+    const throughputRatio = g.rps / b.rps;
+    const p99Ratio = g.p99 / b.p99;
+    const p50Ratio = g.p50 / b.p50;
+    const perRound = Array.from({ length: o.rounds }, (_, i) => {
+        const gr = runs.find((r) => r.server === 'guard' && r.round === i + 1);
+        const br = runs.find((r) => r.server === 'baseline' && r.round === i + 1);
+        return { round: i + 1, throughputRatio: gr.rps / br.rps, p99Ratio: gr.p99 / br.p99 };
+    });
+    const targets = {
+        throughput: { target: '>= 0.85', value: throughputRatio, pass: throughputRatio >= 0.85 },
+        p99: { target: '<= 1.30', value: p99Ratio, pass: p99Ratio <= 1.3 },
+        errors: { target: '0 non-2xx, 0 errors', value: g.non2xx + g.errors + b.non2xx + b.errors, pass: g.non2xx + g.errors + b.non2xx + b.errors === 0 },
+    };
+    out('');
+    out(table([
+        ['', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
+        ['guard', g.rps.toFixed(0), g.p50.toFixed(2), g.p99.toFixed(2), String(g.requests), String(g.non2xx), String(g.errors)],
+        ['baseline', b.rps.toFixed(0), b.p50.toFixed(2), b.p99.toFixed(2), String(b.requests), String(b.non2xx), String(b.errors)],
+        ['guard/baseline', throughputRatio.toFixed(3), p50Ratio.toFixed(3), p99Ratio.toFixed(3), '', '', ''],
+    ]));
+    out(`(req/s over all rounds; p50/p99: median of the rounds' values; per-round ratios: ${perRound.map((r) => `${r.throughputRatio.toFixed(3)}/${r.p99Ratio.toFixed(3)}`).join(', ')})`);
+    out('');
+    out(`throughput ratio ${throughputRatio.toFixed(3)} (target ${targets.throughput.target}): ${targets.throughput.pass ? 'PASS' : 'FAIL'}`);
+    out(`p99 ratio        ${p99Ratio.toFixed(3)} (target ${targets.p99.target}): ${targets.p99.pass ? 'PASS' : 'FAIL'}`);
+    out(`errors           ${targets.errors.value} (target ${targets.errors.target}): ${targets.errors.pass ? 'PASS' : 'FAIL'}`);
+    out(`guard log: ${logLines} admission lines, ${(logBytes / 1048576).toFixed(1)} MiB; guard exit code after SIGTERM: ${guardExit}`);
+    out(`note: ${cpus().length}-core machine; autocannon (this process) and the server under test share it, so absolute figures are a floor — compare the ratios.`);
+    const result = {
+        date: new Date().toISOString(),
+        machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), node: process.version, platform: process.platform },
+        options: { ...o, out: undefined },
+        command: `npm run bench -- --duration ${o.duration} --rounds ${o.rounds} --warmup ${o.warmup} --connections ${o.connections} --namespaces ${o.namespaces}`,
+        mix: mix.map((m) => ({ path: m.path, label: m.label, expect: m.expect })),
+        sanity,
+        runs,
+        guard: g,
+        baseline: b,
+        ratios: { throughput: throughputRatio, p50: p50Ratio, p99: p99Ratio, perRound },
+        targets,
+        guardLog: { admissionLines: logLines, bytes: logBytes },
+        guardExitCode: guardExit,
+    };
+    mkdirSync(dirname(o.out), { recursive: true });
+    writeFileSync(o.out, JSON.stringify(result, null, 2) + '\n');
+    out(`results written to ${o.out}`);
+    if (!o.keepLogs)
+        rmSync(work, { recursive: true, force: true });
+    else
+        out(`state file and guard log kept in ${work}`);
+    if (statSync(o.out).size === 0)
+        return 1;
+    return targets.throughput.pass && targets.p99.pass && targets.errors.pass ? 0 : 1;
+}
+main().then((code) => {
+    process.exitCode = code;
+}, (e) => {
+    process.stderr.write(`bench: ${e.stack ?? e}\n`);
+    process.exitCode = 2;
+});
+//# sourceMappingURL=bench.js.map

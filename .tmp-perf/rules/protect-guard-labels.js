@@ -1,0 +1,41 @@
+// protect-guard-labels: only privileged users may set, change or remove netpol-guard.io/ labels on a
+// Namespace, since they switch the guard off (exempt) or to dry-run for that namespace.
+import { GUARD_LABEL_PREFIX, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, labelsOf } from '../k8s/types.js';
+import { NAMESPACES, sameResource } from '../policy/kinds.js';
+import { describeObject, finding, isPrivileged, isSubresource } from './rule.js';
+function guardLabels(labels) {
+    const m = new Map();
+    for (const [k, v] of Object.entries(labels))
+        if (k.startsWith(GUARD_LABEL_PREFIX))
+            m.set(k, v);
+    return m;
+}
+export const protectGuardLabels = {
+    id: 'protect-guard-labels',
+    evaluate({ request, config }) {
+        if (request.operation !== 'CREATE' && request.operation !== 'UPDATE')
+            return undefined;
+        if (!sameResource(request.resource, NAMESPACES) || isSubresource(request))
+            return undefined;
+        const after = guardLabels(labelsOf(request.object));
+        const before = request.operation === 'UPDATE' ? guardLabels(labelsOf(request.oldObject)) : new Map();
+        // The guard's own mutation on CREATE.
+        if (request.operation === 'CREATE' && after.get(LABEL_DENY_ALL) === LABEL_DENY_ALL_INJECTED)
+            after.delete(LABEL_DENY_ALL);
+        const changed = [];
+        for (const [k, v] of after)
+            if (before.get(k) !== v)
+                changed.push(before.has(k) ? `changes ${k}` : `sets ${k}=${v}`);
+        for (const k of before.keys())
+            if (!after.has(k))
+                changed.push(`removes ${k}`);
+        if (changed.length === 0 || isPrivileged(request, config))
+            return undefined;
+        const user = request.userInfo?.username || 'this user';
+        return finding('protect-guard-labels', `${describeObject(request)} is refused: the request ${changed.join(', ')}, and ${user} may not change ` +
+            `netpol-guard.io/ labels (they exempt a namespace from the network policy rules or switch its mode). ` +
+            `Leave the netpol-guard.io/ labels as they are (do not set, change or remove them in your manifest), ` +
+            `or ask the platform team to change them.`);
+    },
+};
+//# sourceMappingURL=protect-guard-labels.js.map

@@ -1,0 +1,77 @@
+// The HTTP layer: a Fastify app with two encapsulated plugins, the admission routes and the
+// operational endpoints. Client mistakes end as one-line JSON 4xx answers, never a 5xx.
+import Fastify, { LogController } from 'fastify';
+import { admissionReviewSchema } from '../admission/review.js';
+/**
+ * The apiserver sends an object (etcd holds at most ~1.5 MiB) and, on UPDATE, its oldObject, as JSON
+ * that can be larger than the stored protobuf: 2 × 1.5 MiB plus escaping and envelope fits in 6 MiB.
+ */
+export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
+function clientError(err) {
+    const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+    let message = err.message;
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+        message = 'Content-Type must be application/json (an AdmissionReview)';
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        message = `request body is larger than the limit`;
+    else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+        message = 'request body is empty; expected an AdmissionReview';
+    else if (err.validation)
+        message = `not a valid AdmissionReview: ${err.message}`;
+    else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+        message = `body is not valid JSON: ${err.message}`;
+    return { code, message: message.replace(/\s+/g, ' ') };
+}
+const admissionRoutes = (opts) => async (app) => {
+    const schema = { body: admissionReviewSchema };
+    app.post('/validate', { schema }, async (req) => opts.handler.validate(req.body));
+    app.post('/mutate', { schema }, async (req) => opts.handler.mutate(req.body));
+};
+const operationalRoutes = (opts) => async (app) => {
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async (_req, reply) => {
+        if (opts.isShuttingDown?.())
+            return reply.code(503).send({ status: 'not ready', reason: 'shutting down' });
+        if (!opts.status.ready())
+            return reply.code(503).send({ status: 'not ready', reason: opts.status.reason?.() ?? 'cluster view not loaded' });
+        return { status: 'ready' };
+    });
+    app.get('/metrics', async (_req, reply) => {
+        reply.header('content-type', opts.metrics.registry.contentType);
+        return opts.metrics.registry.metrics();
+    });
+};
+export async function buildServer(opts) {
+    const app = Fastify({
+        ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
+        loggerInstance: opts.logger,
+        logController: new LogController({ disableRequestLogging: true }), // the handler logs one line per decision instead
+        bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+        return503OnClosing: true,
+        ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    });
+    // Only JSON is an AdmissionReview: anything else is a 415, not a schema error.
+    app.removeContentTypeParser('text/plain');
+    app.setErrorHandler((err, req, reply) => {
+        if (err.statusCode !== undefined && err.statusCode >= 500 && !err.validation) {
+            // A fault of ours: log it with the stack; the apiserver applies the webhook's failurePolicy.
+            req.log.error({ err, url: req.url }, 'internal error');
+            return reply.code(500).send({ statusCode: 500, error: 'internal error' });
+        }
+        if (err.statusCode === undefined && !err.validation && !(err instanceof SyntaxError)) {
+            req.log.error({ err, url: req.url }, 'internal error');
+            return reply.code(500).send({ statusCode: 500, error: 'internal error' });
+        }
+        const { code, message } = clientError(err);
+        opts.metrics.badRequests.inc({ code: String(code) });
+        req.log.info({ statusCode: code, url: req.url, error: message }, 'bad request');
+        return reply.code(code).send({ statusCode: code, error: message });
+    });
+    app.setNotFoundHandler((req, reply) => {
+        reply.code(404).send({ statusCode: 404, error: `no route ${req.method} ${req.url.split('?')[0]}; admission endpoints are POST /validate and POST /mutate` });
+    });
+    await app.register(admissionRoutes(opts));
+    await app.register(operationalRoutes(opts));
+    return app;
+}
+//# sourceMappingURL=app.js.map

@@ -1,0 +1,532 @@
+// A fake kube-apiserver for tests: the real REST paths and semantics the guard depends on (list + watch with a
+// global resourceVersion, 404/409/410 as kubernetes Status objects, namespace lifecycle, discovery), plus
+// fault injection (dropped watches, 500s, slow answers, stop/restart). Objects are plain JSON, as on the wire.
+import { createServer } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+const BUILTIN = [
+    { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false },
+    { group: '', version: 'v1', resource: 'events', kind: 'Event', namespaced: true },
+    { group: 'networking.k8s.io', version: 'v1', resource: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true },
+    { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true },
+];
+const keyOf = (group, resource) => `${group}/${resource}`;
+const clone = (v) => structuredClone(v);
+const apiVersionOf = (d) => (d.group ? `${d.group}/${d.version}` : d.version);
+const qualified = (d) => (d.group ? `${d.resource}.${d.group}` : d.resource);
+export function status(code, reason, message, details) {
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+}
+export class FakeApiServer {
+    defs;
+    requests = [];
+    store = new Map();
+    log = [];
+    rv = 1;
+    compactedRV = 0;
+    watchers = new Set();
+    faults = [];
+    delays = [];
+    sockets = new Set();
+    server;
+    portNumber = 0;
+    opts;
+    constructor(opts = {}) {
+        this.opts = {
+            compactionWindow: opts.compactionWindow ?? 100_000,
+            bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 0,
+            expiredWatchAs: opts.expiredWatchAs ?? 'event',
+            seedSystemNamespaces: opts.seedSystemNamespaces ?? true,
+            namespaceFinalizeDelayMs: opts.namespaceFinalizeDelayMs ?? 0,
+        };
+        this.defs = [...BUILTIN, ...(opts.customResources ?? []).map((d) => ({ ...d, namespaced: false }))];
+        for (const d of this.defs)
+            this.store.set(keyOf(d.group, d.resource), new Map());
+        if (this.opts.seedSystemNamespaces)
+            for (const n of ['default', 'kube-system', 'kube-public', 'kube-node-lease'])
+                this.createNamespace(n);
+    }
+    // ---------------------------------------------------------------- lifecycle
+    get port() {
+        return this.portNumber;
+    }
+    get url() {
+        return `http://127.0.0.1:${this.portNumber}`;
+    }
+    /** Listens on 127.0.0.1 (a random port the first time, the same port after a restart). */
+    async start() {
+        if (this.server)
+            return;
+        const server = createServer((req, res) => void this.handle(req, res));
+        server.on('connection', (s) => {
+            this.sockets.add(s);
+            s.on('close', () => this.sockets.delete(s));
+        });
+        await new Promise((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(this.portNumber, '127.0.0.1', () => resolve());
+        });
+        this.portNumber = server.address().port;
+        this.server = server;
+    }
+    /** Stops listening and cuts every open connection (the API server going away). */
+    async stop() {
+        const server = this.server;
+        if (!server)
+            return;
+        this.server = undefined;
+        for (const w of [...this.watchers])
+            w.close();
+        for (const s of this.sockets)
+            s.destroy();
+        await new Promise((resolve) => server.close(() => resolve()));
+    }
+    /** Writes a kubeconfig pointing at this server; returns its path. */
+    writeKubeconfig(dir = mkdtempSync(join(tmpdir(), 'fake-kube-'))) {
+        const file = join(dir, 'kubeconfig');
+        writeFileSync(file, [
+            'apiVersion: v1',
+            'kind: Config',
+            'clusters:',
+            '- name: fake',
+            '  cluster:',
+            `    server: ${this.url}`,
+            '    insecure-skip-tls-verify: true',
+            'users:',
+            '- name: tester',
+            '  user:',
+            '    token: fake-token',
+            'contexts:',
+            '- name: fake',
+            '  context: {cluster: fake, user: tester}',
+            'current-context: fake',
+            '',
+        ].join('\n'));
+        return file;
+    }
+    // ---------------------------------------------------------------- faults
+    /** The next `count` requests matching (path substring/regexp, method) get `status` (default 500). */
+    failNext(count, match = {}) {
+        this.faults.push({ remaining: count, path: match.path, method: match.method, status: match.status ?? 500 });
+    }
+    clearFaults() {
+        this.faults = [];
+        this.delays = [];
+    }
+    /** Delays answers to matching requests by `ms` (0 removes the delay for that pattern). */
+    setDelay(ms, path) {
+        this.delays = this.delays.filter((d) => String(d.path) !== String(path));
+        if (ms > 0)
+            this.delays.push({ path, ms });
+    }
+    /** Cuts every open watch connection without a final event (a network drop). */
+    dropWatches() {
+        for (const w of [...this.watchers])
+            w.close();
+    }
+    /** Forgets the watch history: any watch from an older resourceVersion gets 410 Gone. */
+    compact() {
+        this.compactedRV = this.rv;
+        this.log = [];
+    }
+    watchCount(key) {
+        return [...this.watchers].filter((w) => !key || w.key === key).length;
+    }
+    get resourceVersion() {
+        return this.rv;
+    }
+    // ---------------------------------------------------------------- direct access
+    def(group, resource) {
+        return this.defs.find((d) => d.group === group && d.resource === resource);
+    }
+    list(group, resource, namespace) {
+        const m = this.store.get(keyOf(group, resource));
+        if (!m)
+            return [];
+        return [...m.values()].filter((o) => !namespace || o.metadata.namespace === namespace).map(clone);
+    }
+    get(group, resource, namespace, name) {
+        const o = this.store.get(keyOf(group, resource))?.get(namespace ? `${namespace}/${name}` : name);
+        return o ? clone(o) : undefined;
+    }
+    namespaces() {
+        return this.list('', 'namespaces');
+    }
+    policies(namespace) {
+        return this.list('networking.k8s.io', 'networkpolicies', namespace);
+    }
+    policy(namespace, name) {
+        return this.get('networking.k8s.io', 'networkpolicies', namespace, name);
+    }
+    events() {
+        return this.list('', 'events');
+    }
+    lease(namespace, name) {
+        return this.get('coordination.k8s.io', 'leases', namespace, name);
+    }
+    createNamespace(name, labels = {}) {
+        return this.put(this.def('', 'namespaces'), {
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...labels } },
+            spec: { finalizers: ['kubernetes'] },
+            status: { phase: 'Active' },
+        });
+    }
+    createPolicy(namespace, np) {
+        return this.put(this.def('networking.k8s.io', 'networkpolicies'), {
+            apiVersion: 'networking.k8s.io/v1',
+            kind: 'NetworkPolicy',
+            ...clone(np),
+            metadata: { ...clone(np.metadata), namespace },
+        });
+    }
+    /** Creates or replaces an object directly (no admission checks), emitting the watch event. */
+    put(def, obj) {
+        const m = this.store.get(keyOf(def.group, def.resource));
+        const k = this.storeKey(def, obj.metadata.namespace, obj.metadata.name);
+        const prev = m.get(k);
+        const stored = clone(obj);
+        stored.apiVersion ??= apiVersionOf(def);
+        stored.kind ??= def.kind;
+        stored.metadata.uid = prev?.metadata.uid ?? stored.metadata.uid ?? randomUUID();
+        stored.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? stored.metadata.creationTimestamp ?? new Date().toISOString();
+        stored.metadata.resourceVersion = String(++this.rv);
+        m.set(k, stored);
+        this.emit(def, prev ? 'MODIFIED' : 'ADDED', stored);
+        return clone(stored);
+    }
+    /** Removes an object directly; a namespace goes through Terminating and takes its contents with it. */
+    remove(group, resource, namespace, name) {
+        const def = this.def(group, resource);
+        if (!def)
+            return false;
+        const m = this.store.get(keyOf(group, resource));
+        const k = this.storeKey(def, namespace, name);
+        const prev = m.get(k);
+        if (!prev)
+            return false;
+        if (group === '' && resource === 'namespaces') {
+            this.terminateNamespace(prev);
+            return true;
+        }
+        m.delete(k);
+        prev.metadata.resourceVersion = String(++this.rv);
+        this.emit(def, 'DELETED', prev);
+        return true;
+    }
+    deleteNamespace(name) {
+        return this.remove('', 'namespaces', undefined, name);
+    }
+    // ---------------------------------------------------------------- internals
+    storeKey(def, namespace, name) {
+        return def.namespaced ? `${namespace}/${name}` : name;
+    }
+    terminateNamespace(ns) {
+        const def = this.def('', 'namespaces');
+        if (!ns.metadata.deletionTimestamp) {
+            this.put(def, { ...ns, metadata: { ...ns.metadata, deletionTimestamp: new Date().toISOString() }, status: { phase: 'Terminating' } });
+        }
+        const finalize = () => {
+            const name = ns.metadata.name;
+            for (const d of this.defs.filter((x) => x.namespaced)) {
+                for (const o of this.list(d.group, d.resource, name))
+                    this.remove(d.group, d.resource, name, o.metadata.name);
+            }
+            const m = this.store.get(keyOf('', 'namespaces'));
+            const cur = m.get(name);
+            if (!cur)
+                return;
+            m.delete(name);
+            cur.metadata.resourceVersion = String(++this.rv);
+            this.emit(def, 'DELETED', cur);
+        };
+        if (this.opts.namespaceFinalizeDelayMs > 0)
+            setTimeout(finalize, this.opts.namespaceFinalizeDelayMs).unref();
+        else
+            finalize();
+    }
+    emit(def, type, obj) {
+        const ev = { rv: this.rv, key: keyOf(def.group, def.resource), namespace: obj.metadata.namespace, type, object: clone(obj) };
+        this.log.push(ev);
+        if (this.log.length > this.opts.compactionWindow) {
+            const dropped = this.log.splice(0, this.log.length - this.opts.compactionWindow);
+            this.compactedRV = dropped[dropped.length - 1].rv;
+        }
+        for (const w of this.watchers)
+            if (w.key === ev.key && (!w.namespace || w.namespace === ev.namespace))
+                w.send(ev);
+    }
+    matches(pattern, path) {
+        if (pattern === undefined)
+            return true;
+        return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path);
+    }
+    async handle(req, res) {
+        const url = new URL(req.url ?? '/', 'http://x');
+        const method = req.method ?? 'GET';
+        const record = { method, path: url.pathname, query: url.search, status: 0 };
+        this.requests.push(record);
+        const send = (code, body) => {
+            record.status = code;
+            if (res.destroyed)
+                return;
+            res.writeHead(code, { 'Content-Type': 'application/json' });
+            res.end(JSON.stringify(body));
+        };
+        const body = await readBody(req);
+        const delay = this.delays.find((d) => this.matches(d.path, url.pathname + url.search));
+        if (delay)
+            await new Promise((r) => setTimeout(r, delay.ms));
+        const fault = this.faults.find((f) => f.remaining > 0 && this.matches(f.path, url.pathname + url.search) && (!f.method || f.method === method));
+        if (fault) {
+            fault.remaining--;
+            send(fault.status, status(fault.status, fault.status === 500 ? 'InternalError' : 'ServiceUnavailable', 'injected fault'));
+            return;
+        }
+        try {
+            this.route(method, url, body, send, res, record);
+        }
+        catch (e) {
+            send(500, status(500, 'InternalError', `fake apiserver: ${e.message}`));
+        }
+    }
+    route(method, url, body, send, res, record) {
+        const parts = url.pathname.split('/').filter(Boolean);
+        // discovery
+        if (url.pathname === '/api')
+            return send(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+        if (url.pathname === '/apis')
+            return send(200, this.groupList());
+        if (parts[0] === 'api' && parts.length === 2 && parts[1] === 'v1')
+            return send(200, this.resourceList('', 'v1'));
+        if (parts[0] === 'apis' && parts.length === 2) {
+            const g = this.groupList().groups.find((x) => x.name === parts[1]);
+            return g ? send(200, { kind: 'APIGroup', apiVersion: 'v1', ...g }) : send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+        }
+        if (parts[0] === 'apis' && parts.length === 3) {
+            const list = this.resourceList(parts[1], parts[2]);
+            return list.resources.length ? send(200, list) : send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+        }
+        let group;
+        let version;
+        let rest;
+        if (parts[0] === 'api' && parts[1] === 'v1') {
+            group = '';
+            version = 'v1';
+            rest = parts.slice(2);
+        }
+        else if (parts[0] === 'apis' && parts.length >= 4) {
+            group = parts[1];
+            version = parts[2];
+            rest = parts.slice(3);
+        }
+        else
+            return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+        let namespace;
+        let resource;
+        let name;
+        if (rest[0] === 'namespaces' && rest.length >= 3) {
+            namespace = rest[1];
+            resource = rest[2];
+            name = rest[3];
+        }
+        else {
+            resource = rest[0];
+            name = rest[1];
+        }
+        const def = this.defs.find((d) => d.group === group && d.version === version && d.resource === resource);
+        if (!def || (namespace && !def.namespaced) || rest.length > (namespace ? 4 : 2))
+            return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+        const notFound = (n) => send(404, status(404, 'NotFound', `${qualified(def)} "${n}" not found`, { name: n, group: def.group, kind: def.resource }));
+        if (method === 'GET' && !name) {
+            const watch = url.searchParams.get('watch');
+            if (watch === 'true' || watch === '1')
+                return this.serveWatch(def, namespace, url, res, record);
+            const items = this.list(def.group, def.resource, namespace);
+            items.sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
+            return send(200, { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(this.rv) }, items });
+        }
+        if (method === 'GET' && name) {
+            const o = this.get(def.group, def.resource, namespace, name);
+            return o ? send(200, o) : notFound(name);
+        }
+        if (method === 'POST' && !name) {
+            let obj;
+            try {
+                obj = JSON.parse(body);
+            }
+            catch {
+                return send(400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
+            }
+            obj.metadata ??= { name: '' };
+            if (!obj.metadata.name && obj.metadata.generateName)
+                obj.metadata.name = obj.metadata.generateName + Math.random().toString(36).slice(2, 7);
+            if (!obj.metadata.name)
+                return send(422, status(422, 'Invalid', `${def.kind} "" is invalid: metadata.name: Required value: name or generateName is required`));
+            if (def.namespaced) {
+                if (obj.metadata.namespace && obj.metadata.namespace !== namespace)
+                    return send(400, status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'));
+                obj.metadata.namespace = namespace;
+                const ns = this.get('', 'namespaces', undefined, namespace);
+                if (!ns)
+                    return send(404, status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' }));
+                if (ns.metadata.deletionTimestamp)
+                    return send(403, status(403, 'Forbidden', `${qualified(def)} "${obj.metadata.name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`));
+            }
+            if (this.get(def.group, def.resource, namespace, obj.metadata.name))
+                return send(409, status(409, 'AlreadyExists', `${qualified(def)} "${obj.metadata.name}" already exists`, { name: obj.metadata.name, group: def.group, kind: def.resource }));
+            if (url.searchParams.get('dryRun') === 'All')
+                return send(201, obj);
+            delete obj.metadata.resourceVersion;
+            if (def.resource === 'namespaces') {
+                obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name };
+                obj.status = { phase: 'Active' };
+            }
+            return send(201, this.put(def, obj));
+        }
+        if (method === 'PUT' && name) {
+            let obj;
+            try {
+                obj = JSON.parse(body);
+            }
+            catch {
+                return send(400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
+            }
+            const cur = this.get(def.group, def.resource, namespace, name);
+            if (!cur)
+                return notFound(name);
+            if (obj.metadata?.name !== name)
+                return send(400, status(400, 'BadRequest', 'the name of the object does not match the name on the URL'));
+            const want = obj.metadata.resourceVersion;
+            if (want !== undefined && want !== '' && want !== cur.metadata.resourceVersion)
+                return send(409, status(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(def)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group: def.group, kind: def.resource }));
+            obj.metadata.namespace = namespace;
+            return send(200, this.put(def, obj));
+        }
+        if (method === 'DELETE' && name) {
+            const cur = this.get(def.group, def.resource, namespace, name);
+            if (!cur)
+                return notFound(name);
+            this.remove(def.group, def.resource, namespace, name);
+            return send(200, def.resource === 'namespaces' ? this.get('', 'namespaces', undefined, name) ?? cur : cur);
+        }
+        send(405, status(405, 'MethodNotAllowed', `${method} is not supported on this path`));
+    }
+    serveWatch(def, namespace, url, res, record) {
+        const key = keyOf(def.group, def.resource);
+        const fromParam = url.searchParams.get('resourceVersion');
+        const from = fromParam === null || fromParam === '' || fromParam === '0' ? undefined : Number(fromParam);
+        if (from !== undefined && (!Number.isFinite(from) || from < this.compactedRV)) {
+            const st = status(410, 'Expired', `too old resource version: ${fromParam} (${this.compactedRV})`);
+            if (this.opts.expiredWatchAs === 'http') {
+                record.status = 410;
+                res.writeHead(410, { 'Content-Type': 'application/json' });
+                res.end(JSON.stringify(st));
+                return;
+            }
+            record.status = 200;
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(JSON.stringify({ type: 'ERROR', object: st }) + '\n');
+            return;
+        }
+        record.status = 200;
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+        res.flushHeaders();
+        const write = (type, object) => {
+            if (!res.destroyed && !res.writableEnded)
+                res.write(JSON.stringify({ type, object }) + '\n');
+        };
+        const timers = [];
+        const watcher = {
+            key,
+            namespace,
+            res,
+            send: (ev) => write(ev.type, ev.object),
+            close: () => {
+                this.watchers.delete(watcher);
+                for (const t of timers)
+                    clearTimeout(t);
+                res.destroy();
+            },
+        };
+        if (from === undefined) {
+            for (const o of this.list(def.group, def.resource, namespace))
+                write('ADDED', o);
+        }
+        else {
+            for (const ev of this.log)
+                if (ev.rv > from && ev.key === key && (!namespace || ev.namespace === namespace))
+                    write(ev.type, ev.object);
+        }
+        this.watchers.add(watcher);
+        const end = () => {
+            this.watchers.delete(watcher);
+            for (const t of timers)
+                clearTimeout(t);
+            if (!res.writableEnded)
+                res.end();
+        };
+        res.on('close', () => {
+            this.watchers.delete(watcher);
+            for (const t of timers)
+                clearTimeout(t);
+        });
+        const timeout = Number(url.searchParams.get('timeoutSeconds'));
+        if (timeout > 0)
+            timers.push(setTimeout(end, timeout * 1000));
+        if (this.opts.bookmarkIntervalMs > 0 && url.searchParams.get('allowWatchBookmarks') === 'true') {
+            const tick = () => {
+                write('BOOKMARK', { kind: def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(this.rv) } });
+                timers.push(setTimeout(tick, this.opts.bookmarkIntervalMs));
+            };
+            timers.push(setTimeout(tick, this.opts.bookmarkIntervalMs));
+        }
+    }
+    groupList() {
+        const groups = new Map();
+        for (const d of this.defs)
+            if (d.group)
+                (groups.get(d.group) ?? groups.set(d.group, new Set()).get(d.group)).add(d.version);
+        return {
+            kind: 'APIGroupList',
+            apiVersion: 'v1',
+            groups: [...groups].map(([name, versions]) => {
+                const vs = [...versions].map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+                return { name, versions: vs, preferredVersion: vs[0] };
+            }),
+        };
+    }
+    resourceList(group, version) {
+        return {
+            kind: 'APIResourceList',
+            apiVersion: 'v1',
+            groupVersion: group ? `${group}/${version}` : version,
+            resources: this.defs
+                .filter((d) => d.group === group && d.version === version)
+                .map((d) => ({ name: d.resource, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['create', 'delete', 'get', 'list', 'update', 'watch'] })),
+        };
+    }
+}
+function readBody(req) {
+    return new Promise((resolve) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        req.on('error', () => resolve(''));
+    });
+}
+/** Polls `cond` until it holds or `timeoutMs` passes; resolves to whether it held. */
+export async function waitFor(cond, timeoutMs = 5000, intervalMs = 10) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        if (await cond())
+            return true;
+        if (Date.now() > deadline)
+            return false;
+        await new Promise((r) => setTimeout(r, intervalMs));
+    }
+}
+//# sourceMappingURL=fake-apiserver.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=cluster-view.js.map
