@@ -79,7 +79,8 @@ export function checkObjects(objects: { source: string; object: KubeObject }[], 
       operation,
       userInfo: user,
       object: obj,
-      oldObject: null,
+      // An UPDATE of a namespace the view holds: its current labels are the old ones.
+      oldObject: isNs && exists ? { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { ...view.namespace(name)!.labels } } } : null,
       ...(isNs ? { namespace: name } : namespace ? { namespace } : {}),
       ...(name ? { name } : {}),
     }

@@ -19,9 +19,7 @@ const HEADER =
 // Static part of the message (fallback when messageExpression cannot be evaluated). Same wording as the
 // webhook's no-global-policy rule.
 const ADVICE =
-  'cluster-wide network policies are not allowed in this cluster, they apply to every namespace and open paths ' +
-  'that namespace owners cannot see. Write a namespaced NetworkPolicy (networking.k8s.io/v1) in each namespace ' +
-  'that needs this traffic instead.'
+  'cluster-wide policies are not allowed, they open paths nobody sees. Use a namespaced NetworkPolicy where the traffic is needed.'
 
 /** One resourceRule per API group, groups and resources in first-seen order, duplicates removed. */
 function resourceRules(kinds: readonly ResourceRef[]) {
@@ -69,10 +67,14 @@ export function renderVap(opts: RenderVapOptions): string {
       },
       validations: [
         {
-          expression: 'false',
+          // Only an UPDATE of an object being deleted (a finalizer removed) passes, as in the webhook,
+          // so deletions are never stuck.
+          expression: "request.operation == 'UPDATE' && has(object.metadata.deletionTimestamp)",
           message: `[no-global-policy] This cluster-wide network policy is refused: ${ADVICE}`,
           messageExpression:
-            `'[no-global-policy] ' + request.kind.kind + ' ' + request.name + ' (' + request.kind.group + ') is refused: ' + ` +
+            `'[no-global-policy] ' + request.kind.kind + ' ' + ` +
+            `(request.name != '' ? request.name : (has(object.metadata.generateName) ? object.metadata.generateName + '*' : '')) + ` +
+            `' (' + request.kind.group + ') is refused: ' + ` +
             `'${ADVICE}'`,
           reason: 'Forbidden',
         },

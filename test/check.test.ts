@@ -103,3 +103,18 @@ t.test('a config file switches rules off and adds exemptions', async (t) => {
   t.equal(r2.code, 2)
   t.match(r2.stderr, /unknown rule "no-such-rule"/)
 })
+
+t.test('re-applying namespaces that already carry guard labels is not a label change', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
+  const f = join(dir, 'ns.yaml')
+  writeFileSync(f, [
+    'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a, labels: {kubernetes.io/metadata.name: team-a, netpol-guard.io/deny-all: injected}}',
+    'apiVersion: v1\nkind: Namespace\nmetadata: {name: legacy, labels: {kubernetes.io/metadata.name: legacy, netpol-guard.io/exempt: "true"}}',
+    'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b, labels: {kubernetes.io/metadata.name: team-b, netpol-guard.io/exempt: "true"}}',
+  ].join('\n---\n'))
+  const r = await run(['check', '--state', DEMO_STATE, f])
+  t.equal(r.lines[0], 'ALLOW Namespace team-a')
+  t.equal(r.lines[1], 'ALLOW Namespace legacy')
+  t.match(r.lines[2], /^DENY Namespace team-b \[protect-guard-labels\] .* may not set netpol-guard\.io\/exempt=true/)
+  t.equal(r.code, 1)
+})

@@ -85,6 +85,7 @@ t.test('dry-run mode: allowed with warnings, audit annotations, no patch', async
   const w: string = body.response.warnings[0]
   t.match(w, /^netpol-guard dry-run: would deny \[require-deny-all\] Pod team-b\/web-0/)
   t.ok(w.length <= 256, `warning is at most 256 chars (${w.length})`)
+  t.match(w, /Create one first .* then allow what the workload needs\.$/, 'short enough that the advice is not cut off')
   t.notMatch(w, /\n/)
   t.equal(body.response.auditAnnotations['dry-run-would-deny'], 'require-deny-all')
   const line = lines.find((l) => l.uid === '11111111-0000-0000-0000-000000000002')
@@ -97,6 +98,25 @@ t.test('dry-run mode: allowed with warnings, audit annotations, no patch', async
   t.equal(mut.response.allowed, true)
   t.notOk(mut.response.patch, 'no patch in dry-run mode')
   t.equal(view.pendingInjection('team-c'), undefined)
+})
+
+t.test('dry-run warnings of every rule keep their advice within 256 characters', async (t) => {
+  const { app } = await testServer({ config: { mode: 'dry-run' } })
+  t.teardown(() => app.close())
+  for (const file of ['pod-create-team-b.json', 'globalnetworkpolicy-create.json', 'networkpolicy-delete-deny-all.json', 'networkpolicy-create-allow-all.json', 'namespace-label-exempt.json']) {
+    const body = (await post(app, '/validate', example(file))).json()
+    const w: string = body.response.warnings[0]
+    t.ok(w.length <= 256, `${file}: ${w.length} chars`)
+    t.notMatch(w, /\.\.\.$/, `${file}: not cut`)
+  }
+})
+
+t.test('a cut warning never ends in half a surrogate pair', async (t) => {
+  const { warningLine } = await import('../src/admission/review.js')
+  const line = warningLine('x'.repeat(252) + '😀😀😀')
+  t.ok(line.length <= 256)
+  t.notOk(/[\ud800-\udbff]$/.test(line.slice(0, -3)), 'no lone high surrogate before the ellipsis')
+  t.equal(Buffer.from(line, 'utf8').toString('utf8'), line, 'round-trips as UTF-8')
 })
 
 t.test('namespace labelled netpol-guard.io/mode: dry-run is in dry-run in enforce mode', async (t) => {

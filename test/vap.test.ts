@@ -41,7 +41,8 @@ t.test('enforce: covers exactly the default kinds, CREATE/UPDATE, Deny', async (
   t.same(binding.spec.validationActions, ['Deny'])
   t.notOk(binding.spec.matchResources, 'the binding does not narrow the policy')
   const v = policy.spec.validations[0]
-  t.equal(v.expression, 'false', 'every matched request is refused')
+  t.equal(v.expression, "request.operation == 'UPDATE' && has(object.metadata.deletionTimestamp)", 'refused unless an object being deleted loses a finalizer')
+  t.match(v.messageExpression, /generateName/, 'names generateName objects')
   t.match(v.message, /^\[no-global-policy\] /, 'message starts with the rule id')
   t.match(v.message, /namespaced NetworkPolicy/, 'and says what to do instead')
   t.notMatch(v.message, /\n/, 'one line')

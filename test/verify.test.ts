@@ -60,3 +60,30 @@ t.test('a terminating namespace seen by the verifier lets deletes of its deny-al
   const body = await post(app, example('networkpolicy-delete-deny-all.json'))
   t.equal(body.response.allowed, true)
 })
+
+t.test('a replica whose watch has not seen a new namespace still honours its injection label', async (t) => {
+  const now = Date.parse('2026-11-27T12:00:30Z')
+  const fresh = { name: 'brand-new', labels: { 'netpol-guard.io/deny-all': 'injected' }, terminating: false, createdAt: Date.parse('2026-11-27T12:00:00Z') }
+  const { app } = await testServer({ clock: () => now, verifier: verifier({ ok: true, policies: [], terminating: false, namespace: fresh }, []) })
+  t.teardown(() => app.close())
+  const pod = example('pod-create-team-a.json')
+  pod.request.namespace = 'brand-new'
+  pod.request.object.metadata.namespace = 'brand-new'
+  const body = await post(app, pod)
+  t.equal(body.response.allowed, true, 'covered by the pending injection seen in the fresh read')
+
+  const late = await testServer({ clock: () => now + 120_000, verifier: verifier({ ok: true, policies: [], terminating: false, namespace: fresh }, []) })
+  t.teardown(() => late.app.close())
+  const denied = await post(late.app, pod)
+  t.equal(denied.response.allowed, false, 'after the grace period the missing policy is a denial')
+})
+
+t.test('a fresh read of an exempt namespace lets the workload through', async (t) => {
+  const fresh = { name: 'tools', labels: { 'netpol-guard.io/exempt': 'true' }, terminating: false }
+  const { app } = await testServer({ verifier: verifier({ ok: true, policies: [], namespace: fresh }, []) })
+  t.teardown(() => app.close())
+  const pod = example('pod-create-team-a.json')
+  pod.request.namespace = 'tools'
+  pod.request.object.metadata.namespace = 'tools'
+  t.equal((await post(app, pod)).response.allowed, true)
+})

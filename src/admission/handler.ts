@@ -102,7 +102,7 @@ export class AdmissionHandler {
     if (!ns || !this.deps.verifier) return { decision }
     const result = await this.deps.verifier.namespacePolicies(ns, this.deps.config.verifyTimeoutMs)
     if (result.ok) {
-      const view = new NamespaceOverlayView(ctx.view, ns, result.policies, result.terminating)
+      const view = new NamespaceOverlayView(ctx.view, ns, result.policies, result.terminating, result.namespace)
       const fresh = decideValidation({ ...ctx, view })
       const overturned = fresh.findings.length < decision.findings.length
       this.deps.metrics?.verifications.inc({ result: overturned ? 'overturned' : 'confirmed' })

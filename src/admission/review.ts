@@ -113,5 +113,10 @@ export function reviewResponse(apiVersion: AdmissionApiVersion, response: Admiss
 /** A warning as kubectl prints it: one line, at most 256 characters. */
 export function warningLine(text: string, max = 256): string {
   const one = text.replace(/\s+/g, ' ').trim()
-  return one.length <= max ? one : one.slice(0, max - 3) + '...'
+  if (one.length <= max) return one
+  let cut = one.slice(0, max - 3)
+  // never leave half of a surrogate pair (an emoji in a user name) at the end
+  const last = cut.charCodeAt(cut.length - 1)
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1)
+  return cut + '...'
 }

@@ -27,8 +27,8 @@ export class LiveVerifier implements Verifier {
         ]),
       )
       const policies = (plainObject(list.items) as NetworkPolicy[]).map(summarizePolicy)
-      const terminating = ns ? (namespaceInfo(plainObject(ns) as Namespace)?.terminating ?? false) : false
-      return { ok: true, policies, terminating }
+      const info = ns ? namespaceInfo(plainObject(ns) as Namespace) : undefined
+      return { ok: true, policies, terminating: info?.terminating ?? false, ...(info ? { namespace: info } : {}) }
     } catch (e) {
       return { ok: false, reason: `could not read the NetworkPolicies of namespace ${namespace} from the API server (${describeError(e)})` }
     }

@@ -20,16 +20,14 @@ export const noAllowAll: Rule = {
     if (!s.allowAllIngress && !s.allowAllEgress) return undefined
     const dirs =
       s.allowAllIngress && s.allowAllEgress
-        ? 'an ingress rule without from/ports and an egress rule without to/ports'
+        ? 'an ingress rule without from/ports and an egress rule without to/ports allow all traffic in and out'
         : s.allowAllIngress
-          ? 'an ingress rule without from and ports'
-          : 'an egress rule without to and ports'
-    const what = s.allowAllIngress && s.allowAllEgress ? 'all traffic in and out' : s.allowAllIngress ? 'all incoming traffic' : 'all outgoing traffic'
+          ? 'an ingress rule without from/ports allows all incoming traffic'
+          : 'an egress rule without to/ports allows all outgoing traffic'
     return finding(
       'no-allow-all',
-      `${describeObject(request)} is refused: it selects every pod (empty podSelector) and has ${dirs}, ` +
-        `which allows ${what} and cancels the namespace's deny-all. ` +
-        `Allow only the peers and ports that are needed (set ${s.allowAllIngress && s.allowAllEgress ? 'from/to' : s.allowAllIngress ? 'from' : 'to'} and/or ports), or select only the pods that need it.`,
+      `${describeObject(request)} is refused: it selects every pod and ${dirs}, defeating deny-all. ` +
+        `List only the needed peers (${s.allowAllIngress && s.allowAllEgress ? 'from/to' : s.allowAllIngress ? 'from' : 'to'}) and ports.`,
     )
   },
 }

@@ -18,9 +18,8 @@ export const noGlobalPolicy: Rule = {
     const what = describeObject(request, config.clusterWideKinds)
     return finding(
       'no-global-policy',
-      `${what} (${ref.group}) is refused: cluster-wide network policies are not allowed in this cluster, ` +
-        `they apply to every namespace and open paths that namespace owners cannot see. ` +
-        `Write a namespaced NetworkPolicy (networking.k8s.io/v1) in each namespace that needs this traffic instead.`,
+      `${what} (${ref.group}) is refused: cluster-wide policies are not allowed, they open paths nobody sees. ` +
+        `Use a namespaced NetworkPolicy where the traffic is needed.`,
     )
   },
 }

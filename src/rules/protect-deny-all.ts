@@ -42,9 +42,8 @@ export const protectDenyAll: Rule = {
     const verb = request.operation === 'DELETE' ? 'Deleting' : 'This change to'
     return finding(
       'protect-deny-all',
-      `${verb} ${describeObject(request)} is refused: it would leave namespace ${ns} without deny-all ` +
-        `${lostText} coverage. Keep this policy as it is and allow traffic with additional NetworkPolicies, ` +
-        `or create another deny-all policy (podSelector: {}, no rules) before ${request.operation === 'DELETE' ? 'removing' : 'changing'} this one.`,
+      `${verb} ${describeObject(request)} is refused: namespace ${ns} would lose its deny-all for ${lostText}. ` +
+        `Keep it and add separate allow policies, or create another deny-all first.`,
     )
   },
 }

@@ -20,16 +20,14 @@ export const protectGuardLabels: Rule = {
     // The guard's own mutation on CREATE.
     if (request.operation === 'CREATE' && after.get(LABEL_DENY_ALL) === LABEL_DENY_ALL_INJECTED) after.delete(LABEL_DENY_ALL)
     const changed: string[] = []
-    for (const [k, v] of after) if (before.get(k) !== v) changed.push(before.has(k) ? `changes ${k}` : `sets ${k}=${v}`)
-    for (const k of before.keys()) if (!after.has(k)) changed.push(`removes ${k}`)
+    for (const [k, v] of after) if (before.get(k) !== v) changed.push(before.has(k) ? `change ${k}` : `set ${k}=${v}`)
+    for (const k of before.keys()) if (!after.has(k)) changed.push(`remove ${k}`)
     if (changed.length === 0 || isPrivileged(request, config)) return undefined
     const user = request.userInfo?.username || 'this user'
     return finding(
       'protect-guard-labels',
-      `${describeObject(request)} is refused: the request ${changed.join(', ')}, and ${user} may not change ` +
-        `netpol-guard.io/ labels (they exempt a namespace from the network policy rules or switch its mode). ` +
-        `Leave the netpol-guard.io/ labels as they are (do not set, change or remove them in your manifest), ` +
-        `or ask the platform team to change them.`,
+      `${describeObject(request)} is refused: ${user} may not ${changed.join(', ')}; netpol-guard.io/ labels ` +
+        `exempt a namespace or switch its mode. Leave them as they are, or ask the platform team.`,
     )
   },
 }

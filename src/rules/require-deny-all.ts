@@ -17,18 +17,10 @@ export const requireDenyAll: Rule = {
     if (info?.terminating) return undefined
     const cov = namespaceCoverage(view, ns, config, now)
     if (cov.ingress && cov.egress) return undefined
-    const exposure =
-      !cov.ingress && !cov.egress
-        ? 'could receive traffic from, and send traffic to, anywhere'
-        : !cov.ingress
-          ? 'could receive traffic from anywhere'
-          : 'could send traffic anywhere'
     return finding(
       'require-deny-all',
-      `${describeObject(request)} is refused: namespace ${ns} has no deny-all NetworkPolicy covering ` +
-        `${missingDirections(cov)}, so its pods ${exposure}. ` +
-        `Create one first (podSelector: {}, policyTypes: [Ingress, Egress], no rules; e.g. ` +
-        `"kubectl -n ${ns} apply -f deny-all.yaml"), then add NetworkPolicies that allow only what the workload needs.`,
+      `${describeObject(request)} is refused: namespace ${ns} has no deny-all NetworkPolicy for ${missingDirections(cov)}. ` +
+        `Create one first (podSelector: {}, policyTypes: [Ingress, Egress], no rules), then allow what the workload needs.`,
     )
   },
 }

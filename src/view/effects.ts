@@ -1,6 +1,7 @@
 // Side effects the admission handler may ask for. Decisions never perform them; the handler does,
 // through these interfaces, so standalone and live modes differ only in what is plugged in here.
 import type { PolicySummary } from '../policy/coverage.js'
+import type { NamespaceInfo } from './cluster-view.js'
 
 /** Creates the deny-all policy in a namespace that was just admitted (live), or records the promise (standalone). */
 export interface Injector {
@@ -9,7 +10,14 @@ export interface Injector {
 }
 
 export type VerifyResult =
-  | { ok: true; policies: PolicySummary[]; terminating?: boolean }
+  | {
+      ok: true
+      policies: PolicySummary[]
+      terminating?: boolean
+      /** The namespace as just read (labels, creation time), when it exists: a replica whose watch lags
+       *  still sees a new namespace's deny-all: injected label, exemption or mode. */
+      namespace?: NamespaceInfo
+    }
   | { ok: false; reason: string }
 
 /** Reads a namespace's NetworkPolicies straight from the API server (live mode), bounded in time. */

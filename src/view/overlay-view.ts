@@ -9,9 +9,11 @@ export class NamespaceOverlayView implements ClusterView {
     private readonly ns: string,
     private readonly fresh: readonly PolicySummary[],
     private readonly terminating?: boolean,
+    private readonly freshNamespace?: NamespaceInfo,
   ) {}
 
   namespace(name: string): NamespaceInfo | undefined {
+    if (name === this.ns && this.freshNamespace) return this.freshNamespace
     const info = this.base.namespace(name)
     if (name !== this.ns || this.terminating === undefined) return info
     return { name, labels: info?.labels ?? {}, ...(info?.createdAt !== undefined ? { createdAt: info.createdAt } : {}), terminating: this.terminating }

@@ -296,6 +296,6 @@ export function assertMessage(
   t.ok(f.message.startsWith(`[${rule}] `), `message begins with [${rule}]: ${f.message}`)
   t.ok(!/[\r\n]/.test(f.message), 'message is one line')
   t.ok(f.message.includes(object), `message names ${object}`)
-  t.match(f.message, /\b(instead|first|[Aa]dd|[Cc]reate|[Kk]eep|[Aa]llow only|[Ll]eave|[Aa]sk|[Ww]rite|[Ss]et)\b/, 'message says what to do')
+  t.match(f.message, /\b(instead|first|[Aa]dd|[Cc]reate|[Kk]eep|[Aa]llow only|[Ll]eave|[Aa]sk|[Ww]rite|[Ss]et|[Uu]se|[Ll]ist)\b/, 'message says what to do')
   for (const p of phrases) t.match(f.message, p, `message mentions ${String(p)}`)
 }

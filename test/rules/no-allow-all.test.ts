@@ -32,14 +32,14 @@ const allowAllBoth = np({ podSelector: {}, policyTypes: ['Ingress', 'Egress'], i
 
 t.test('CREATE and UPDATE denied for ingress [{}], egress [{}] and both', async (t) => {
   const cases: Array<[NetworkPolicy, Array<string | RegExp>]> = [
-    [allowAllIngress, [/ingress rule without from and ports/, /all incoming traffic/, /set from and\/or ports/]],
-    [allowAllEgress, [/egress rule without to and ports/, /all outgoing traffic/, /set to and\/or ports/]],
-    [allowAllBoth, [/ingress rule .* egress rule/, /all traffic in and out/, /set from\/to and\/or ports/]],
+    [allowAllIngress, [/ingress rule without from\/ports/, /all incoming traffic/, /needed peers \(from\) and ports/]],
+    [allowAllEgress, [/egress rule without to\/ports/, /all outgoing traffic/, /needed peers \(to\) and ports/]],
+    [allowAllBoth, [/ingress rule .* egress rule/, /all traffic in and out/, /needed peers \(from\/to\) and ports/]],
   ]
   for (const [p, phrases] of cases) {
     const name = p.metadata!.name!
     const obj = `NetworkPolicy team-a/${name}`
-    assertMessage(t, evaluate(createPolicy(p)), 'no-allow-all', obj, [/empty podSelector/, /deny-all/, ...phrases])
+    assertMessage(t, evaluate(createPolicy(p)), 'no-allow-all', obj, [/selects every pod/, /deny-all/, ...phrases])
     assertMessage(t, evaluate(updatePolicy(denyAll('team-a', name), p)), 'no-allow-all', obj, phrases)
   }
 })

@@ -68,7 +68,7 @@ t.test('server-side dry-run is validated like a real request', async (t) => {
 t.test('recorded requests', { skip: noFixtures }, async (t) => {
   for (const id of ['006', '007', '008']) {
     const f = evaluate(fixture(id))
-    assertMessage(t, f, 'no-global-policy', 'GlobalNetworkPolicy default-deny-egress', ['crd.projectcalico.org'])
+    assertMessage(t, f, 'no-global-policy', 'GlobalNetworkPolicy default-deny-egress', [/namespaced NetworkPolicy/])
   }
   assertMessage(t, evaluate(fixture('009')), 'no-global-policy', 'CiliumClusterwideNetworkPolicy ccnp-allow-dns', ['cilium.io'])
   t.equal(evaluate(fixture('010')), undefined, '010 CiliumClusterwideNetworkPolicy DELETE allowed')

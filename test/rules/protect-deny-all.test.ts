@@ -66,9 +66,9 @@ t.test('coverage split over two policies: deleting either one is denied', async 
   const e = denyEgress('team-a', 'no-egress')
   const view = withPolicies(i, e, allowWeb('team-a'))
   const fi = evaluate(deletePolicy(i), view)
-  assertMessage(t, fi, 'protect-deny-all', 'NetworkPolicy team-a/no-ingress', [/without deny-all ingress coverage/])
+  assertMessage(t, fi, 'protect-deny-all', 'NetworkPolicy team-a/no-ingress', [/lose its deny-all for ingress\./])
   const fe = evaluate(deletePolicy(e), view)
-  assertMessage(t, fe, 'protect-deny-all', 'NetworkPolicy team-a/no-egress', [/without deny-all egress coverage/])
+  assertMessage(t, fe, 'protect-deny-all', 'NetworkPolicy team-a/no-egress', [/lose its deny-all for egress\./])
 })
 
 t.test('deleting a policy that does not cover is allowed', async (t) => {
@@ -88,13 +88,13 @@ t.test('recorded DELETE of allow-web (fixture 005) is allowed', { skip: noFixtur
 t.test('an UPDATE that uncovers is denied', async (t) => {
   const before = denyAll('team-a')
   const cases: Array<[string, NetworkPolicy, RegExp]> = [
-    ['adds an ingress rule', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: {} }] }] }), /without deny-all ingress coverage/],
-    ['adds an egress rule', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] }), /without deny-all egress coverage/],
-    ['narrows the selector', networkPolicy('team-a', 'deny-all', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress', 'Egress'] }), /without deny-all ingress and egress coverage/],
+    ['adds an ingress rule', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: {} }] }] }), /lose its deny-all for ingress\./],
+    ['adds an egress rule', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] }), /lose its deny-all for egress\./],
+    ['narrows the selector', networkPolicy('team-a', 'deny-all', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress', 'Egress'] }), /lose its deny-all for ingress and egress\./],
     ['narrows the selector with an expression', networkPolicy('team-a', 'deny-all', { podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists' }] }, policyTypes: ['Ingress', 'Egress'] }), /ingress and egress/],
-    ['drops Egress from policyTypes', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Ingress'] }), /without deny-all egress coverage/],
-    ['drops Ingress from policyTypes', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Egress'] }), /without deny-all ingress coverage/],
-    ['removes policyTypes (effective: Ingress only)', networkPolicy('team-a', 'deny-all', { podSelector: {} }), /without deny-all egress coverage/],
+    ['drops Egress from policyTypes', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Ingress'] }), /lose its deny-all for egress\./],
+    ['drops Ingress from policyTypes', networkPolicy('team-a', 'deny-all', { podSelector: {}, policyTypes: ['Egress'] }), /lose its deny-all for ingress\./],
+    ['removes policyTypes (effective: Ingress only)', networkPolicy('team-a', 'deny-all', { podSelector: {} }), /lose its deny-all for egress\./],
   ]
   for (const [name, after, phrase] of cases) {
     const f = evaluate(updatePolicy(before, after), withPolicies(before))
@@ -105,14 +105,14 @@ t.test('an UPDATE that uncovers is denied', async (t) => {
 t.test('fixture 013 turns the only deny-all into ingress-only: denied (the namespace loses egress coverage)', { skip: noFixtures }, async (t) => {
   const upd = fixture('013')
   const view = viewOf({ namespaces: ['team-a'], policies: [upd.oldObject as NetworkPolicy] })
-  assertMessage(t, evaluate(upd, view), 'protect-deny-all', 'NetworkPolicy team-a/deny-all', [/without deny-all egress coverage/])
+  assertMessage(t, evaluate(upd, view), 'protect-deny-all', 'NetworkPolicy team-a/deny-all', [/lose its deny-all for egress\./])
   // ... and allowed when another policy keeps egress covered.
   const other = viewOf({ namespaces: ['team-a'], policies: [upd.oldObject as NetworkPolicy, denyEgress('team-a', 'egress-baseline')] })
   t.equal(evaluate(fixture('013'), other), undefined)
   // Server-side apply arrives as UPDATE too (089 keeps only Egress).
   const ssa = fixture('089')
   const ssaView = viewOf({ namespaces: ['fast-race'], policies: [ssa.oldObject as NetworkPolicy] })
-  assertMessage(t, evaluate(ssa, ssaView), 'protect-deny-all', 'NetworkPolicy fast-race/ssa-deny-all', [/without deny-all ingress coverage/])
+  assertMessage(t, evaluate(ssa, ssaView), 'protect-deny-all', 'NetworkPolicy fast-race/ssa-deny-all', [/lose its deny-all for ingress\./])
 })
 
 t.test('harmless UPDATEs are allowed', async (t) => {

@@ -25,18 +25,18 @@ const as = (user: UserInfo) => ({ userInfo: user })
 
 t.test('a normal user may not set, change or remove a netpol-guard.io/ label', async (t) => {
   const cases: Array<[string, 'CREATE' | 'UPDATE', Record<string, string>, Record<string, string> | undefined, RegExp]> = [
-    ['CREATE with exempt', 'CREATE', { 'netpol-guard.io/exempt': 'true' }, undefined, /sets netpol-guard\.io\/exempt=true/],
-    ['CREATE with mode dry-run', 'CREATE', { 'netpol-guard.io/mode': 'dry-run' }, undefined, /sets netpol-guard\.io\/mode=dry-run/],
-    ['CREATE with deny-all: something else', 'CREATE', { 'netpol-guard.io/deny-all': 'skip' }, undefined, /sets netpol-guard\.io\/deny-all=skip/],
+    ['CREATE with exempt', 'CREATE', { 'netpol-guard.io/exempt': 'true' }, undefined, /set netpol-guard\.io\/exempt=true/],
+    ['CREATE with mode dry-run', 'CREATE', { 'netpol-guard.io/mode': 'dry-run' }, undefined, /set netpol-guard\.io\/mode=dry-run/],
+    ['CREATE with deny-all: something else', 'CREATE', { 'netpol-guard.io/deny-all': 'skip' }, undefined, /set netpol-guard\.io\/deny-all=skip/],
     ['CREATE with an unknown guard label', 'CREATE', { 'netpol-guard.io/anything': 'x' }, undefined, /netpol-guard\.io\/anything/],
-    ['UPDATE sets exempt', 'UPDATE', { 'netpol-guard.io/exempt': 'true' }, {}, /sets netpol-guard\.io\/exempt=true/],
-    ['UPDATE sets mode', 'UPDATE', { 'netpol-guard.io/mode': 'dry-run' }, {}, /sets netpol-guard\.io\/mode/],
-    ['UPDATE changes exempt', 'UPDATE', { 'netpol-guard.io/exempt': 'true' }, { 'netpol-guard.io/exempt': 'false' }, /changes netpol-guard\.io\/exempt/],
-    ['UPDATE changes mode', 'UPDATE', { 'netpol-guard.io/mode': 'dry-run' }, { 'netpol-guard.io/mode': 'enforce' }, /changes netpol-guard\.io\/mode/],
-    ['UPDATE removes exempt', 'UPDATE', {}, { 'netpol-guard.io/exempt': 'true' }, /removes netpol-guard\.io\/exempt/],
-    ['UPDATE removes deny-all: injected', 'UPDATE', {}, { 'netpol-guard.io/deny-all': 'injected' }, /removes netpol-guard\.io\/deny-all/],
-    ['UPDATE changes deny-all: injected', 'UPDATE', { 'netpol-guard.io/deny-all': 'no' }, { 'netpol-guard.io/deny-all': 'injected' }, /changes netpol-guard\.io\/deny-all/],
-    ['UPDATE sets deny-all: injected (only the guard does that, on CREATE)', 'UPDATE', { 'netpol-guard.io/deny-all': 'injected' }, {}, /sets netpol-guard\.io\/deny-all=injected/],
+    ['UPDATE sets exempt', 'UPDATE', { 'netpol-guard.io/exempt': 'true' }, {}, /set netpol-guard\.io\/exempt=true/],
+    ['UPDATE sets mode', 'UPDATE', { 'netpol-guard.io/mode': 'dry-run' }, {}, /set netpol-guard\.io\/mode/],
+    ['UPDATE changes exempt', 'UPDATE', { 'netpol-guard.io/exempt': 'true' }, { 'netpol-guard.io/exempt': 'false' }, /change netpol-guard\.io\/exempt/],
+    ['UPDATE changes mode', 'UPDATE', { 'netpol-guard.io/mode': 'dry-run' }, { 'netpol-guard.io/mode': 'enforce' }, /change netpol-guard\.io\/mode/],
+    ['UPDATE removes exempt', 'UPDATE', {}, { 'netpol-guard.io/exempt': 'true' }, /remove netpol-guard\.io\/exempt/],
+    ['UPDATE removes deny-all: injected', 'UPDATE', {}, { 'netpol-guard.io/deny-all': 'injected' }, /remove netpol-guard\.io\/deny-all/],
+    ['UPDATE changes deny-all: injected', 'UPDATE', { 'netpol-guard.io/deny-all': 'no' }, { 'netpol-guard.io/deny-all': 'injected' }, /change netpol-guard\.io\/deny-all/],
+    ['UPDATE sets deny-all: injected (only the guard does that, on CREATE)', 'UPDATE', { 'netpol-guard.io/deny-all': 'injected' }, {}, /set netpol-guard\.io\/deny-all=injected/],
   ]
   for (const [name, op, labels, oldLabels, phrase] of cases) {
     const req = namespaceRequest(op, 'team-a', { ...base, ...labels }, oldLabels && { ...base, ...oldLabels }, as(DEVELOPER))
@@ -48,7 +48,7 @@ t.test('a normal user may not set, change or remove a netpol-guard.io/ label', a
 
 t.test('several changes are all listed', async (t) => {
   const req = namespaceRequest('UPDATE', 'team-a', { 'netpol-guard.io/exempt': 'true' }, { 'netpol-guard.io/mode': 'dry-run' }, as(DEVELOPER))
-  assertMessage(t, evaluate(req), 'protect-guard-labels', 'Namespace team-a', [/sets netpol-guard\.io\/exempt=true/, /removes netpol-guard\.io\/mode/])
+  assertMessage(t, evaluate(req), 'protect-guard-labels', 'Namespace team-a', [/set netpol-guard\.io\/exempt=true/, /remove netpol-guard\.io\/mode/])
 })
 
 t.test('privileged users and groups may', async (t) => {
@@ -72,7 +72,7 @@ t.test('the guard’s own mutation on CREATE passes', async (t) => {
   const req = namespaceRequest('CREATE', 'team-a', { ...base, 'netpol-guard.io/deny-all': 'injected' }, undefined, as(DEVELOPER))
   t.equal(evaluate(req), undefined, 'deny-all: injected')
   const more = namespaceRequest('CREATE', 'team-a', { ...base, 'netpol-guard.io/deny-all': 'injected', 'netpol-guard.io/exempt': 'true' }, undefined, as(DEVELOPER))
-  assertMessage(t, evaluate(more), 'protect-guard-labels', 'Namespace team-a', [/sets netpol-guard\.io\/exempt=true/])
+  assertMessage(t, evaluate(more), 'protect-guard-labels', 'Namespace team-a', [/set netpol-guard\.io\/exempt=true/])
   t.notMatch(evaluate(more)?.message ?? '', /deny-all/, 'the injected label is not held against the user')
 })
 
@@ -94,7 +94,7 @@ t.test('recorded Namespace requests', { skip: noFixtures }, async (t) => {
   const exempted = fixture('002')
   exempted.userInfo = DEVELOPER
   ;(exempted.object as Namespace).metadata!.labels!['netpol-guard.io/exempt'] = 'true'
-  assertMessage(t, evaluate(exempted), 'protect-guard-labels', 'Namespace team-a', [/sets netpol-guard\.io\/exempt=true/, /jane/])
+  assertMessage(t, evaluate(exempted), 'protect-guard-labels', 'Namespace team-a', [/set netpol-guard\.io\/exempt=true/, /jane/])
   exempted.userInfo = fixture('002').userInfo
   t.equal(evaluate(exempted), undefined, 'the same by the recorded admin (system:masters)')
 
