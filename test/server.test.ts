@@ -164,6 +164,8 @@ t.test('bad input: clear 4xx, one-line JSON, server keeps serving', async (t) =>
     ['dryRun is a string', () => post(app, '/validate', { ...good, request: { ...good.request, dryRun: 'true' } }), 400],
     ['too large', () => post(app, '/validate', { ...good, padding: 'x'.repeat(100 * 1024) }), 413],
     ['unknown path', () => post(app, '/admit', good), 404],
+    ['GET on an admission path', () => app.inject({ method: 'GET', url: '/validate' }), 405],
+    ['prototype poisoning', () => post(app, '/validate', '{"__proto__": {"x": 1}, "apiVersion": "admission.k8s.io/v1"}'), 400],
   ]
   for (const [name, send, code] of bad) {
     const res = await send()

@@ -134,7 +134,8 @@ export class AdmissionHandler {
     outcome?: string,
   ): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    const rule = findings.map((f) => f.rule).join(',') || 'none'
+    // The rule that decided (the first finding); the log line lists all of them.
+    const rule = findings[0]?.rule ?? 'none'
     const m = this.deps.metrics
     if (m) {
       m.requests.inc({ endpoint, rule, decision, mode })
@@ -147,6 +148,7 @@ export class AdmissionHandler {
       object: target(req),
       user: req.userInfo?.username,
       rule,
+      ...(findings.length > 1 ? { rules: findings.map((f) => f.rule) } : {}),
       decision,
       mode,
       dryRun: req.dryRun === true,

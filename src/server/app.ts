@@ -36,6 +36,7 @@ function clientError(err: FastifyError): { code: number; message: string } {
   else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body is larger than the limit`
   else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'request body is empty; expected an AdmissionReview'
   else if (err.validation) message = `not a valid AdmissionReview: ${err.message}`
+  else if (/prototype property/.test(err.message)) message = `body refused: ${err.message} (__proto__/constructor keys are not accepted)`
   else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') message = `body is not valid JSON: ${err.message}`
   return { code, message: message.replace(/\s+/g, ' ') }
 }
@@ -46,6 +47,15 @@ const admissionRoutes =
     const schema = { body: admissionReviewSchema }
     app.post<{ Body: AdmissionReview }>('/validate', { schema }, async (req) => opts.handler.validate(req.body))
     app.post<{ Body: AdmissionReview }>('/mutate', { schema }, async (req) => opts.handler.mutate(req.body))
+    // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
+    for (const url of ['/validate', '/mutate']) {
+      app.route({
+        method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+        url,
+        handler: async (_req, reply) =>
+          reply.code(405).header('allow', 'POST').send({ statusCode: 405, error: `${url} takes POST with an AdmissionReview` } satisfies ErrorBody),
+      })
+    }
   }
 
 const operationalRoutes =
