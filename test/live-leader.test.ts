@@ -33,6 +33,12 @@ async function twoGuards(t: Test, releaseOnStop: boolean) {
   t.ok(await waitFor(() => guards.every((g) => g.guard.status.ready()), 5000))
   const holder = (): string | undefined => (api.lease('netpol-guard', 'netpol-guard-leader')?.spec as any)?.holderIdentity
   t.ok(await waitFor(() => guards.some((g) => g.id === holder()), 3000), 'one of them holds the lease')
+  // The lease is written before the winner's gauge flips: wait for the gauges to agree with it.
+  const gaugesSettled = async () => {
+    const g = await Promise.all(guards.map((x) => leaderGauge(x.registry)))
+    return g.slice().sort().join() === '0,1'
+  }
+  t.ok(await waitFor(gaugesSettled, 3000), 'the leader gauge follows the lease')
   const gauges = await Promise.all(guards.map((g) => leaderGauge(g.registry)))
   t.same(gauges.slice().sort(), [0, 1], 'exactly one leader')
   const leader = guards.find((g) => g.id === holder())!

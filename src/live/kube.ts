@@ -123,7 +123,17 @@ export function describeError(err: unknown): string {
   return code ? `HTTP ${code}: ${message}` : message
 }
 
-/** Deep copy with Dates as RFC 3339 strings, as on the wire. */
+/**
+ * Deep copy with Dates as RFC 3339 strings, as on the wire. client-node's models also rename the field `from`
+ * (a NetworkPolicy ingress rule's peers) to `_from`: it is renamed back, or every such rule would read as
+ * "no peers".
+ */
 export function plainObject<T>(obj: T): T {
-  return JSON.parse(JSON.stringify(obj)) as T
+  return JSON.parse(JSON.stringify(obj), (_key, value: unknown) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && '_from' in value) {
+      const { _from, ...rest } = value as Record<string, unknown>
+      return { from: _from, ...rest }
+    }
+    return value
+  }) as T
 }
