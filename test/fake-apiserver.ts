@@ -1,6 +1,10 @@
 // A fake kube-apiserver for tests: the real REST paths and semantics the guard depends on (list + watch with a
 // global resourceVersion, 404/409/410 as kubernetes Status objects, namespace lifecycle, discovery), plus
 // fault injection (dropped watches, 500s, slow answers, stop/restart). Objects are plain JSON, as on the wire.
+// Lists honour limit/continue (chunked lists: key order, opaque continue tokens, 410 Expired for a token older
+// than the compaction point, every page reporting the first page's resourceVersion). Unlike etcd, continuation
+// pages are read from the current state, not from a snapshot: an object changed between pages shows its newer
+// version (a watch resumed from the list's resourceVersion replays that change anyway, so clients converge).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -71,6 +75,19 @@ interface WatchEvent {
   object: FakeObject
 }
 
+/** Requests in flight at once for one (method, path) match; see trackConcurrency(). */
+export interface ConcurrencyStats {
+  current: number
+  peak: number
+  total: number
+}
+
+interface Tracker {
+  method?: string
+  path?: string | RegExp
+  stats: ConcurrencyStats
+}
+
 interface Watcher {
   key: string
   namespace?: string
@@ -106,6 +123,9 @@ export class FakeApiServer {
   private faults: Fault[] = []
   private delays: { path?: string | RegExp; ms: number }[] = []
   private readonly sockets = new Set<Socket>()
+  /** Store keys of each resource in key order, for chunked lists; dropped whenever a key is added or removed. */
+  private readonly sortedKeys = new Map<string, string[]>()
+  private trackers: Tracker[] = []
   private server: Server | undefined
   private portNumber = 0
   private readonly opts: Required<Omit<FakeApiServerOptions, 'customResources'>>
@@ -224,6 +244,16 @@ export class FakeApiServer {
     return this.rv
   }
 
+  /**
+   * Counts the requests matching (method, path substring/regexp; watches excluded) that are in flight at once,
+   * from the request's arrival to the end of its answer. The returned object is updated live.
+   */
+  trackConcurrency(match: { method?: string; path?: string | RegExp } = {}): ConcurrencyStats {
+    const stats: ConcurrencyStats = { current: 0, peak: 0, total: 0 }
+    this.trackers.push({ method: match.method, path: match.path, stats })
+    return stats
+  }
+
   // ---------------------------------------------------------------- direct access
 
   def(group: string, resource: string): ResourceDef | undefined {
@@ -280,6 +310,30 @@ export class FakeApiServer {
     } as FakeObject)
   }
 
+  /**
+   * Bulk-loads objects that existed before anyone watched (large test clusters): stored as given (the objects are
+   * taken over, not copied), each with a fresh resourceVersion, uid and creationTimestamp when missing, and no
+   * watch events; the history before them counts as compacted. Use before clients connect.
+   */
+  seed(def: ResourceDef, objects: Iterable<FakeObject>): number {
+    const m = this.store.get(keyOf(def.group, def.resource))!
+    const now = new Date().toISOString()
+    let n = 0
+    for (const obj of objects) {
+      obj.apiVersion ??= apiVersionOf(def)
+      obj.kind ??= def.kind
+      obj.metadata.uid ??= randomUUID()
+      obj.metadata.creationTimestamp ??= now
+      obj.metadata.resourceVersion = String(++this.rv)
+      m.set(this.storeKey(def, obj.metadata.namespace, obj.metadata.name), obj)
+      n++
+    }
+    this.sortedKeys.delete(keyOf(def.group, def.resource))
+    this.compactedRV = this.rv
+    this.log = []
+    return n
+  }
+
   /** Creates or replaces an object directly (no admission checks), emitting the watch event. */
   put(def: ResourceDef, obj: FakeObject): FakeObject {
     const m = this.store.get(keyOf(def.group, def.resource))!
@@ -292,6 +346,7 @@ export class FakeApiServer {
     stored.metadata.creationTimestamp = prev?.metadata.creationTimestamp ?? stored.metadata.creationTimestamp ?? new Date().toISOString()
     stored.metadata.resourceVersion = String(++this.rv)
     m.set(k, stored)
+    if (!prev) this.sortedKeys.delete(keyOf(def.group, def.resource))
     this.emit(def, prev ? 'MODIFIED' : 'ADDED', stored)
     return clone(stored)
   }
@@ -309,6 +364,7 @@ export class FakeApiServer {
       return true
     }
     m.delete(k)
+    this.sortedKeys.delete(keyOf(group, resource))
     prev.metadata.resourceVersion = String(++this.rv)
     this.emit(def, 'DELETED', prev)
     return true
@@ -338,6 +394,7 @@ export class FakeApiServer {
       const cur = m.get(name)
       if (!cur) return
       m.delete(name)
+      this.sortedKeys.delete(keyOf('', 'namespaces'))
       cur.metadata.resourceVersion = String(++this.rv)
       this.emit(def, 'DELETED', cur)
     }
@@ -365,6 +422,17 @@ export class FakeApiServer {
     const method = req.method ?? 'GET'
     const record: RequestRecord = { method, path: url.pathname, query: url.search, status: 0 }
     this.requests.push(record)
+    const watching = url.searchParams.get('watch')
+    if (this.trackers.length > 0 && watching !== 'true' && watching !== '1') {
+      const hits = this.trackers.filter((tr) => (!tr.method || tr.method === method) && this.matches(tr.path, url.pathname + url.search))
+      for (const { stats } of hits) {
+        stats.total++
+        stats.peak = Math.max(stats.peak, ++stats.current)
+      }
+      if (hits.length > 0) res.once('close', () => {
+        for (const { stats } of hits) stats.current--
+      })
+    }
     const send = (code: number, body: unknown): void => {
       record.status = code
       if (res.destroyed) return
@@ -432,6 +500,7 @@ export class FakeApiServer {
     if (method === 'GET' && !name) {
       const watch = url.searchParams.get('watch')
       if (watch === 'true' || watch === '1') return this.serveWatch(def, namespace, url, res, record)
+      if (url.searchParams.has('continue') || Number(url.searchParams.get('limit')) > 0) return this.servePage(def, namespace, url, send)
       const items = this.list(def.group, def.resource, namespace)
       items.sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion))
       return send(200, { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(this.rv) }, items })
@@ -492,6 +561,62 @@ export class FakeApiServer {
       return send(200, def.resource === 'namespaces' ? this.get('', 'namespaces', undefined, name) ?? cur : cur)
     }
     send(405, status(405, 'MethodNotAllowed', `${method} is not supported on this path`))
+  }
+
+  /** One chunk of a list (limit / continue), in key order, as kube-apiserver serves it from etcd. */
+  private servePage(def: ResourceDef, namespace: string | undefined, url: URL, send: (code: number, body: unknown) => void): void {
+    const limitParam = Number(url.searchParams.get('limit'))
+    const limit = Number.isFinite(limitParam) && limitParam > 0 ? Math.floor(limitParam) : Infinity
+    const token = url.searchParams.get('continue')
+    let snapshotRV = this.rv
+    let after = ''
+    if (token) {
+      let decoded: { v?: unknown; rv?: unknown; start?: unknown }
+      try {
+        decoded = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as typeof decoded
+      } catch {
+        decoded = {}
+      }
+      if (decoded.v !== 'meta.k8s.io/v1' || typeof decoded.rv !== 'number' || typeof decoded.start !== 'string')
+        return send(400, status(400, 'BadRequest', `continue key is not valid: ${token}`))
+      if (decoded.rv < this.compactedRV)
+        return send(410, status(410, 'Expired',
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.'))
+      snapshotRV = decoded.rv
+      after = decoded.start
+    }
+    const key = keyOf(def.group, def.resource)
+    const m = this.store.get(key)!
+    let keys = this.sortedKeys.get(key)
+    if (!keys) this.sortedKeys.set(key, (keys = [...m.keys()].sort()))
+    const prefix = namespace && def.namespaced ? `${namespace}/` : ''
+    const from = after || prefix
+    // first key > after (continuing) or >= prefix (first page)
+    let lo = 0
+    let hi = keys.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (after ? keys[mid] <= from : keys[mid] < from) lo = mid + 1
+      else hi = mid
+    }
+    const items: FakeObject[] = []
+    let i = lo
+    let last = ''
+    for (; i < keys.length && items.length < limit; i++) {
+      if (prefix && !keys[i].startsWith(prefix)) break
+      const o = m.get(keys[i])
+      if (!o) continue
+      items.push(clone(o))
+      last = keys[i]
+    }
+    let remaining = prefix ? 0 : keys.length - i
+    if (prefix) for (let j = i; j < keys.length && keys[j].startsWith(prefix); j++) remaining++
+    const metadata: Record<string, unknown> = { resourceVersion: String(snapshotRV) }
+    if (remaining > 0) {
+      metadata.continue = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: snapshotRV, start: last })).toString('base64')
+      metadata.remainingItemCount = remaining
+    }
+    send(200, { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata, items })
   }
 
   private serveWatch(def: ResourceDef, namespace: string | undefined, url: URL, res: ServerResponse, record: RequestRecord): void {

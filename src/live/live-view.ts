@@ -1,20 +1,100 @@
 // The live cluster view: two reflectors (Namespaces, NetworkPolicies, cluster-wide) writing into a MemoryView,
 // which keeps only what decisions need (namespace labels/terminating, per-namespace policy summaries).
 // Ready once both initial lists are in; unready again when either watch has been silent past staleAfterSeconds.
+// The lists are chunked and read raw (wire JSON, not client-node's model objects: no Date conversion, no
+// `from` → `_from` renaming, a fraction of the CPU and memory); each page is reduced to summaries at once.
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { GuardConfig } from '../config.js'
-import type { KubeObject, Namespace, NetworkPolicy } from '../k8s/types.js'
+import { isRecord, type KubeObject, type Namespace, type NetworkPolicy } from '../k8s/types.js'
+import { summarizePolicy, type PolicySummary } from '../policy/coverage.js'
+import type { NamespaceInfo } from '../view/cluster-view.js'
 import { MemoryView, namespaceInfo } from '../view/memory-view.js'
 import type { ViewStatus } from '../view/effects.js'
-import { bounded, plainObject, type KubeClients } from './kube.js'
+import { TimeoutError, type KubeClients } from './kube.js'
 import type { LiveMetrics } from './metrics.js'
-import { Reflector, type WatchEventType } from './reflector.js'
+import { Reflector, type ListPage, type ListRequest, type WatchEventType } from './reflector.js'
 
 export interface LiveViewTuning {
   watchTimeoutSeconds?: number
   backoffInitialMs?: number
   backoffMaxMs?: number
+  /** Per page of a list. */
   listTimeoutMs?: number
+  /** Items per list page (default 500; 0: unchunked). */
+  listPageSize?: number
+}
+
+/**
+ * One chunk of a cluster-wide list, read raw: GET path?limit=&continue= with the kubeconfig's credentials, TLS
+ * settings and proxy (client-node's own agent and headers), over node:http(s). The body is decoded chunk by chunk
+ * into JS strings: no page-sized native buffer is allocated (large malloc'd buffers are what glibc is slowest to
+ * give back, and RSS would keep the high-water mark of the sync). The page's items are mapped by `map` (dropped
+ * when it returns undefined) before the next page is asked for. Errors are ApiException (code = HTTP status,
+ * body = the Status text), TimeoutError, or the network error.
+ */
+export async function listChunk<T>(
+  kc: KubeConfig,
+  path: string,
+  req: ListRequest,
+  timeoutMs: number,
+  map: (o: KubeObject) => T | undefined,
+): Promise<ListPage<T>> {
+  const server = kc.getCurrentCluster()?.server
+  if (!server) throw new Error('kubeconfig has no current cluster')
+  const ctx = new RequestContext(server.replace(/\/+$/, '') + path, HttpMethod.GET)
+  if (req.limit !== undefined) ctx.setQueryParam('limit', String(req.limit))
+  if (req.continue !== undefined) ctx.setQueryParam('continue', req.continue)
+  ctx.setHeaderParam('Accept', 'application/json')
+  await kc.applySecurityAuthentication(ctx)
+  const url = new URL(ctx.getUrl())
+  const { code, headers, text } = await new Promise<{ code: number; headers: Record<string, string>; text: string }>((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const r = send(url, { method: 'GET', headers: ctx.getHeaders(), agent: ctx.getAgent() }, (res) => {
+      res.setEncoding('utf8')
+      const parts: string[] = []
+      res.on('data', (s: string) => parts.push(s))
+      res.on('end', () => {
+        clearTimeout(timer)
+        const h: Record<string, string> = {}
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v
+        resolve({ code: res.statusCode ?? 0, headers: h, text: parts.join('') })
+      })
+      res.on('error', fail)
+    })
+    const timer = setTimeout(() => {
+      r.destroy()
+      reject(new TimeoutError(timeoutMs))
+    }, timeoutMs)
+    function fail(e: Error): void {
+      clearTimeout(timer)
+      reject(e)
+    }
+    r.on('error', fail)
+    r.end()
+  })
+  if (code !== 200) throw new ApiException<string>(code, `HTTP ${code} listing ${path}`, text, headers)
+  const body = JSON.parse(text) as { metadata?: { resourceVersion?: unknown; continue?: unknown }; items?: unknown }
+  const items: T[] = []
+  if (Array.isArray(body.items))
+    for (const raw of body.items) {
+      if (!isRecord(raw)) continue
+      const v = map(raw as KubeObject)
+      if (v !== undefined) items.push(v)
+    }
+  const meta = isRecord(body.metadata) ? body.metadata : {}
+  return {
+    items,
+    resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '',
+    ...(typeof meta.continue === 'string' && meta.continue !== '' ? { continue: meta.continue } : {}),
+  }
+}
+
+interface ListedPolicy {
+  namespace: string
+  policy: PolicySummary
 }
 
 export type ViewEvent =
@@ -25,8 +105,8 @@ export type ViewEvent =
 
 export class LiveView implements ViewStatus {
   readonly view = new MemoryView()
-  private readonly namespaces: Reflector
-  private readonly policies: Reflector
+  private readonly namespaces: Reflector<NamespaceInfo>
+  private readonly policies: Reflector<ListedPolicy>
   private readonly listeners: ((e: ViewEvent) => void)[] = []
   private readonly nsWaiters = new Map<string, Set<() => void>>()
   private readonly gaugeTimer: NodeJS.Timeout
@@ -44,35 +124,39 @@ export class LiveView implements ViewStatus {
     const listTimeout = tuning.listTimeoutMs ?? 60_000
     // Re-establish idle watches well within the staleness bound, so a quiet but healthy cluster stays ready.
     const watchTimeoutSeconds = tuning.watchTimeoutSeconds ?? Math.max(1, Math.min(300, Math.floor(config.staleAfterSeconds / 3)))
-    const common = { watch: clients.watch, logger: log, watchTimeoutSeconds, backoffInitialMs: tuning.backoffInitialMs, backoffMaxMs: tuning.backoffMaxMs, clock }
-    this.namespaces = new Reflector({
+    const common = {
+      watch: clients.watch,
+      logger: log,
+      watchTimeoutSeconds,
+      backoffInitialMs: tuning.backoffInitialMs,
+      backoffMaxMs: tuning.backoffMaxMs,
+      pageSize: tuning.listPageSize,
+      clock,
+    }
+    this.namespaces = new Reflector<NamespaceInfo>({
       ...common,
       resource: 'namespaces',
       watchPath: '/api/v1/namespaces',
-      list: async () => {
-        const l = await bounded(listTimeout, (o) => clients.core.listNamespace({}, o))
-        return { items: plainObject(l.items) as KubeObject[], resourceVersion: l.metadata?.resourceVersion ?? '' }
-      },
+      list: (req) => listChunk(clients.kc, '/api/v1/namespaces', req, listTimeout, (o) => namespaceInfo(o as Namespace)),
       replace: (items) => {
-        this.view.replaceNamespaces(items as Namespace[])
+        this.view.replaceNamespaces(items)
         for (const n of this.view.namespaceNames()) this.wakeNamespace(n)
         this.emit({ kind: 'relist', resource: 'namespaces' })
       },
       apply: (type, obj) => this.applyNamespace(type, obj as Namespace),
       onRestart: () => metrics.watchRestarts.inc({ resource: 'namespaces' }),
     })
-    this.policies = new Reflector({
+    this.policies = new Reflector<ListedPolicy>({
       ...common,
       resource: 'networkpolicies',
       watchPath: '/apis/networking.k8s.io/v1/networkpolicies',
-      list: async () => {
-        const l = await bounded(listTimeout, (o) => clients.networking.listNetworkPolicyForAllNamespaces({}, o))
-        return { items: plainObject(l.items) as KubeObject[], resourceVersion: l.metadata?.resourceVersion ?? '' }
-      },
+      list: (req) =>
+        listChunk(clients.kc, '/apis/networking.k8s.io/v1/networkpolicies', req, listTimeout, (np) => {
+          const ns = np.metadata?.namespace
+          return typeof ns === 'string' && ns ? { namespace: ns, policy: summarizePolicy(np as NetworkPolicy) } : undefined
+        }),
       replace: (items) => {
-        this.view.replacePolicies(
-          items.flatMap((np) => (np.metadata?.namespace ? [{ namespace: np.metadata.namespace, policy: np as NetworkPolicy }] : [])),
-        )
+        this.view.replacePolicies(items)
         this.emit({ kind: 'relist', resource: 'networkpolicies' })
       },
       apply: (type, obj) => this.applyPolicy(type, obj as NetworkPolicy),

@@ -1,8 +1,12 @@
 // A list+watch loop for one resource, over client-node's Watch class (its informer stops for good after an
 // error; this loop does not): list, then watch from the list's resourceVersion, resume from the last seen
 // resourceVersion after a drop or a server-side timeout, relist on 410 Gone, back off (capped, with jitter)
-// after errors. Every successful list, watch event, bookmark or established watch counts as activity, which
+// after errors. Every successful list page, watch event, bookmark or established watch counts as activity, which
 // the view's staleness check reads.
+// Lists are chunked (limit + continue, as client-go's pager does): a large cluster never arrives as one response,
+// and each page can be boiled down to what the view keeps (list() maps raw objects to T) before the next one is
+// fetched, so peak memory is one page, not the whole list. The pages are collected and swapped in at once, with
+// the resourceVersion of the last page; a continue token that expired (410) restarts the list from the top.
 import type { Watch } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { KubeObject } from '../k8s/types.js'
@@ -11,16 +15,39 @@ import { describeError, statusCode } from './kube.js'
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
 
-export interface ReflectorOptions {
+/** Which chunk of a list to fetch. */
+export interface ListRequest {
+  /** Page size; undefined: everything at once. */
+  limit?: number
+  /** The previous page's continue token; undefined for the first page. */
+  continue?: string
+}
+
+/** One chunk of a list: its items, the list's resourceVersion, and the token for the next chunk (none: last). */
+export interface ListPage<T> {
+  items: T[]
+  resourceVersion: string
+  continue?: string
+}
+
+/** Default page size of the initial list and relists (client-go's pager uses 500 too). */
+export const DEFAULT_PAGE_SIZE = 500
+
+export interface ReflectorOptions<T = KubeObject> {
   /** Name for logs and the restart metric, e.g. "namespaces". */
   resource: string
   /** Cluster-wide watch path, e.g. /api/v1/namespaces. */
   watchPath: string
   watch: Watch
-  /** A full list; resourceVersion is the list's metadata.resourceVersion. */
-  list(): Promise<{ items: KubeObject[]; resourceVersion: string }>
-  /** Swaps the whole content in (initial list and relists). */
-  replace(items: KubeObject[]): void
+  /**
+   * One page of the list (metadata.resourceVersion, metadata.continue), its items already mapped to what the
+   * consumer keeps. A list function that ignores the request and returns no continue token is a single-page list.
+   */
+  list(req: ListRequest): Promise<ListPage<T>>
+  /** Swaps the whole content in (initial list and relists): the items of every page, in order. */
+  replace(items: T[]): void
+  /** Items per page (default 500); 0: unchunked. */
+  pageSize?: number
   apply(type: WatchEventType, obj: KubeObject): void
   logger: Logger
   onRestart?(): void
@@ -38,7 +65,7 @@ interface WatchOutcome {
   events: number
 }
 
-export class Reflector {
+export class Reflector<T = KubeObject> {
   private synced = false
   private lastActivity = 0
   private readonly abort = new AbortController()
@@ -47,7 +74,7 @@ export class Reflector {
   private readonly clock: () => number
   private readonly backoff: Backoff
 
-  constructor(private readonly opts: ReflectorOptions) {
+  constructor(private readonly opts: ReflectorOptions<T>) {
     this.clock = opts.clock ?? Date.now
     this.backoff = new Backoff({ initialMs: opts.backoffInitialMs ?? 200, maxMs: opts.backoffMaxMs ?? 30_000 })
   }
@@ -82,13 +109,8 @@ export class Reflector {
     while (!this.abort.signal.aborted) {
       if (rv === undefined) {
         try {
-          const { items, resourceVersion } = await this.opts.list()
-          if (this.abort.signal.aborted) return
-          this.opts.replace(items)
-          rv = resourceVersion
-          this.synced = true
-          this.touch()
-          log.debug({ resource: this.opts.resource, count: items.length, resourceVersion }, 'listed')
+          rv = await this.relist()
+          if (rv === undefined) return
         } catch (e) {
           const delay = this.backoff.next()
           log.warn({ resource: this.opts.resource, err: describeError(e), retryInMs: delay }, 'list failed')
@@ -117,6 +139,57 @@ export class Reflector {
       log.warn({ resource: this.opts.resource, err: out.error === undefined ? 'closed immediately' : describeError(out.error), retryInMs: delay }, 'watch failed; reconnecting')
       await sleep(delay, this.abort.signal)
     }
+  }
+
+  /**
+   * Lists everything and swaps it in; returns the list's resourceVersion (undefined when stopped meanwhile).
+   * A method of its own so that the items die with its frame: a suspended async function (run(), waiting on the
+   * watch) keeps every local it ever had alive, and the listed items would stay in memory beside the view.
+   */
+  private async relist(): Promise<string | undefined> {
+    const listed = await this.listAll()
+    if (!listed) return undefined
+    // Synced before the swap: replace() notifies the view's listeners, and a listener asking whether the view is
+    // synced (the reconciler's pass after the initial list) must hear yes.
+    const wasSynced = this.synced
+    this.synced = true
+    try {
+      this.opts.replace(listed.items)
+    } catch (e) {
+      this.synced = wasSynced
+      throw e
+    }
+    this.touch()
+    this.opts.logger.debug({ resource: this.opts.resource, count: listed.items.length, pages: listed.pages, resourceVersion: listed.resourceVersion }, 'listed')
+    return listed.resourceVersion
+  }
+
+  /** Every page of a list; undefined when stopped meanwhile. */
+  private async listAll(): Promise<{ items: T[]; resourceVersion: string; pages: number } | undefined> {
+    const size = this.opts.pageSize ?? DEFAULT_PAGE_SIZE
+    const limit = size > 0 ? size : undefined
+    const items: T[] = []
+    let token: string | undefined
+    let resourceVersion = ''
+    let pages = 0
+    do {
+      let page: ListPage<T>
+      try {
+        page = await this.opts.list({ limit, continue: token })
+      } catch (e) {
+        // 410 on a continuation: the snapshot behind the token was compacted; only a fresh list is consistent.
+        if (token !== undefined && statusCode(e) === 410)
+          this.opts.logger.info({ resource: this.opts.resource, pages }, 'list continuation expired (410 Gone); restarting the list')
+        throw e
+      }
+      if (this.abort.signal.aborted) return undefined
+      for (const it of page.items) items.push(it)
+      resourceVersion = page.resourceVersion
+      token = page.continue || undefined
+      pages++
+      this.touch() // a page arrived: the API server is there and answering
+    } while (token !== undefined)
+    return { items, resourceVersion, pages }
   }
 
   private watchOnce(rv: string): Promise<WatchOutcome> {
