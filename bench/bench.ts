@@ -211,6 +211,8 @@ async function stopServer(s: Server): Promise<number | null> {
 interface RunResult {
   server: 'guard' | 'baseline'
   round: number
+  /** CPU time (user + system) the server process spent per answered request, in µs (Linux /proc; NaN elsewhere). */
+  cpuUsPerRequest: number
   seconds: number
   requests: number
   rps: number
@@ -233,7 +235,20 @@ function autocannonRequests(mix: MixRequest[]): autocannon.Request[] {
   return mix.map((m) => ({ method: 'POST', path: `${m.path}?timeout=10s`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(m.review) }))
 }
 
+/** user + system CPU seconds of a process so far (Linux), or NaN. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // fields[11], fields[12] are utime and stime (fields 14 and 15 of proc(5)), in clock ticks (USER_HZ = 100).
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
 async function load(s: Server, mix: autocannon.Request[], o: Options, seconds: number, round: number): Promise<RunResult> {
+  const cpuBefore = processCpuSeconds(s.child.pid)
   // Latencies are recorded here at full (sub-millisecond) precision; autocannon's own histogram keeps whole ms.
   const latencies: number[] = []
   const result = await new Promise<autocannon.Result>((res, rej) => {
@@ -253,10 +268,12 @@ async function load(s: Server, mix: autocannon.Request[], o: Options, seconds: n
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime)
     })
   })
+  const cpu = processCpuSeconds(s.child.pid) - cpuBefore
   const sorted = Float64Array.from(latencies).sort()
   return {
     server: s.name,
     round,
+    cpuUsPerRequest: (cpu * 1e6) / result.requests.total,
     seconds: result.duration,
     requests: result.requests.total,
     rps: result.requests.total / result.duration,
@@ -314,6 +331,7 @@ interface Summary {
   requests: number
   non2xx: number
   errors: number
+  cpuUsPerRequest: number
 }
 
 function summarize(runs: RunResult[]): Summary {
@@ -326,6 +344,7 @@ function summarize(runs: RunResult[]): Summary {
     requests,
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
     errors: runs.reduce((a, r) => a + r.errors + r.timeouts, 0),
+    cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
   }
 }
 
@@ -344,7 +363,9 @@ async function main(): Promise<number> {
   const o = options(root)
   const cli = firstExisting([join(HERE, '..', 'cli.js'), join(HERE, '..', 'src', 'cli.js')])
   const baselineScript = firstExisting([join(HERE, 'baseline-server.js')])
-  const work = mkdtempSync(join(tmpdir(), 'netpol-guard-bench-'))
+  // On tmpfs when there is one: a write there costs the guard what a write to the pipe a container runtime reads
+  // from costs (a copy into memory), not an ext4 block allocation per page.
+  const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'netpol-guard-bench-'))
   const stateFile = join(work, 'state.json')
   const logFile = join(work, 'guard.log')
   writeFileSync(stateFile, JSON.stringify(generateState(o.namespaces)))
@@ -391,7 +412,7 @@ async function main(): Promise<number> {
       for (const s of [guard, baseline]) {
         const r = await load(s, requests, o, o.duration, round)
         runs.push(r)
-        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}`)
+        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req`)
       }
     }
     guardExit = await stopServer(guard)
@@ -424,13 +445,13 @@ async function main(): Promise<number> {
   out('')
   out(
     table([
-      ['', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
-      ['guard', g.rps.toFixed(0), g.p50.toFixed(2), g.p99.toFixed(2), String(g.requests), String(g.non2xx), String(g.errors)],
-      ['baseline', b.rps.toFixed(0), b.p50.toFixed(2), b.p99.toFixed(2), String(b.requests), String(b.non2xx), String(b.errors)],
-      ['guard/baseline', throughputRatio.toFixed(3), p50Ratio.toFixed(3), p99Ratio.toFixed(3), '', '', ''],
+      ['', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors', 'CPU µs/req'],
+      ['guard', g.rps.toFixed(0), g.p50.toFixed(2), g.p99.toFixed(2), String(g.requests), String(g.non2xx), String(g.errors), g.cpuUsPerRequest.toFixed(1)],
+      ['baseline', b.rps.toFixed(0), b.p50.toFixed(2), b.p99.toFixed(2), String(b.requests), String(b.non2xx), String(b.errors), b.cpuUsPerRequest.toFixed(1)],
+      ['guard/baseline', throughputRatio.toFixed(3), p50Ratio.toFixed(3), p99Ratio.toFixed(3), '', '', '', (g.cpuUsPerRequest / b.cpuUsPerRequest).toFixed(3)],
     ]),
   )
-  out(`(req/s over all rounds; p50/p99: median of the rounds' values; per-round ratios: ${perRound.map((r) => `${r.throughputRatio.toFixed(3)}/${r.p99Ratio.toFixed(3)}`).join(', ')})`)
+  out(`(req/s over all rounds; p50/p99 and server CPU per request: median of the rounds' values; per-round ratios: ${perRound.map((r) => `${r.throughputRatio.toFixed(3)}/${r.p99Ratio.toFixed(3)}`).join(', ')})`)
   out('')
   out(`throughput ratio ${throughputRatio.toFixed(3)} (target ${targets.throughput.target}): ${targets.throughput.pass ? 'PASS' : 'FAIL'}`)
   out(`p99 ratio        ${p99Ratio.toFixed(3)} (target ${targets.p99.target}): ${targets.p99.pass ? 'PASS' : 'FAIL'}`)

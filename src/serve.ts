@@ -8,6 +8,7 @@ import { AdmissionHandler } from './admission/handler.js'
 import { DEMO_STATE, parseCliArgs, readEnv, resolveConfig, UsageError, type Io } from './cli.js'
 import type { GuardConfig } from './config.js'
 import { buildServer } from './server/app.js'
+import { BatchedLogStream } from './server/log-stream.js'
 import { createMetrics, type AdmissionMetrics } from './server/metrics.js'
 import { selfSignedServing } from './tls/pki.js'
 import type { ClusterView } from './view/cluster-view.js'
@@ -47,6 +48,29 @@ async function liveSetup(kubeconfigPath: string | undefined, config: GuardConfig
   return { source: 'live', view: live.view, status: live.status, injector: live.injector, verifier: live.verifier, stop: () => live.stop() }
 }
 
+let stdoutDestination: BatchedLogStream | undefined
+
+/**
+ * Where the log goes: stdout, one write(2) per turn of the event loop rather than per line (see
+ * server/log-stream.ts); flushed after lifecycle lines and when the process exits.
+ */
+export function logDestination(): BatchedLogStream {
+  if (!stdoutDestination) {
+    stdoutDestination = new BatchedLogStream(1)
+    process.once('exit', () => flushLog())
+  }
+  return stdoutDestination
+}
+
+/** Writes out what the log holds now (lifecycle lines: tests and operators wait for them). */
+export function flushLog(): void {
+  try {
+    stdoutDestination?.flushSync()
+  } catch {
+    // stdout is gone; nothing to do
+  }
+}
+
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseCliArgs(args, {
     host: { type: 'string' },
@@ -74,7 +98,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const config = resolveConfig({ config: str('config'), mode: str('mode'), namespace: str('namespace') })
   const statePath = str('state') ?? readEnv('STATE')
   const kubeconfigPath = str('kubeconfig') ?? process.env.KUBECONFIG
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { app: 'netpol-guard' } })
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { app: 'netpol-guard' } }, logDestination())
   const metrics = createMetrics()
 
   let setup: ViewSetup
@@ -131,6 +155,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const address = app.server.address()
   const boundPort = typeof address === 'object' && address ? address.port : port
   logger.info({ host, port: boundPort, mode: config.mode, view: setup.source, namespace: config.namespace }, 'netpol-guard serving')
+  flushLog()
 
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
@@ -144,6 +169,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
         .catch((err) => logger.error({ err }, 'error during shutdown'))
         .finally(() => {
           logger.info('stopped')
+          flushLog()
           resolveStop()
         })
     }

@@ -36,6 +36,11 @@ export interface HandlerDeps {
 
 export const DRY_RUN_PREFIX = 'netpol-guard dry-run: would deny '
 
+const LOG_MESSAGES = {
+  validate: { allow: 'admission validate allow', deny: 'admission validate deny', warn: 'admission validate warn', patch: 'admission validate patch' },
+  mutate: { allow: 'admission mutate allow', deny: 'admission mutate deny', warn: 'admission mutate warn', patch: 'admission mutate patch' },
+} as const
+
 // Rules whose verdict depends on a namespace's policies, and so on how fresh the view is.
 const COVERAGE_RULES = new Set(['require-deny-all', 'protect-deny-all'])
 
@@ -133,30 +138,32 @@ export class AdmissionHandler {
     started: bigint,
     outcome?: string,
   ): void {
+    // On every request: kept free of avoidable allocations (no spreads, no joins for the usual 0 or 1 finding).
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    // The rule that decided (the first finding); the log line lists all of them.
-    const rule = findings[0]?.rule ?? 'none'
+    const rule = findings.length === 0 ? 'none' : findings.length === 1 ? findings[0]!.rule : findings.map((f) => f.rule).join(',')
     const m = this.deps.metrics
     if (m) {
       m.requests.inc({ endpoint, rule, decision, mode })
       m.duration.observe({ endpoint }, seconds)
     }
-    const line = {
+    const level = decision === 'deny' || decision === 'warn' ? 'warn' : 'info'
+    const logger = this.deps.logger
+    if (!logger.isLevelEnabled(level)) return
+    const res = req.resource
+    const line: Record<string, unknown> = {
       uid: req.uid,
       operation: req.operation,
-      resource: `${req.resource?.group ? req.resource.group + '/' : ''}${req.resource?.resource ?? ''}${req.subResource ? '/' + req.subResource : ''}`,
+      resource: `${res?.group ? res.group + '/' : ''}${res?.resource ?? ''}${req.subResource ? '/' + req.subResource : ''}`,
       object: target(req),
       user: req.userInfo?.username,
       rule,
-      ...(findings.length > 1 ? { rules: findings.map((f) => f.rule) } : {}),
       decision,
       mode,
       dryRun: req.dryRun === true,
       ms: Math.round(seconds * 1e6) / 1e3,
-      ...(outcome ? { outcome } : {}),
-      ...(findings[0] ? { message: findings[0].message } : {}),
     }
-    if (decision === 'deny' || decision === 'warn') this.deps.logger.warn(line, `admission ${endpoint} ${decision}`)
-    else this.deps.logger.info(line, `admission ${endpoint} ${decision}`)
+    if (outcome) line.outcome = outcome
+    if (findings.length > 0) line.message = findings[0]!.message
+    logger[level](line, LOG_MESSAGES[endpoint][decision])
   }
 }
