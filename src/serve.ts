@@ -98,7 +98,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const config = resolveConfig({ config: str('config'), mode: str('mode'), namespace: str('namespace') })
   const statePath = str('state') ?? readEnv('STATE')
   const kubeconfigPath = str('kubeconfig') ?? process.env.KUBECONFIG
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { app: 'netpol-guard' } }, logDestination())
+  // No pid/hostname on every line: the pod name and container say it already.
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: null }, logDestination())
   const metrics = createMetrics()
 
   let setup: ViewSetup

@@ -140,12 +140,9 @@ export class AdmissionHandler {
   ): void {
     // On every request: kept free of avoidable allocations (no spreads, no joins for the usual 0 or 1 finding).
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
-    const rule = findings.length === 0 ? 'none' : findings.length === 1 ? findings[0]!.rule : findings.map((f) => f.rule).join(',')
-    const m = this.deps.metrics
-    if (m) {
-      m.requests.inc({ endpoint, rule, decision, mode })
-      m.duration.observe({ endpoint }, seconds)
-    }
+    // The rule that decided (the first finding); the log line lists all of them when there are several.
+    const rule = findings.length === 0 ? 'none' : findings[0]!.rule
+    this.deps.metrics?.observeDecision(endpoint, rule, decision, mode, seconds)
     const level = decision === 'deny' || decision === 'warn' ? 'warn' : 'info'
     const logger = this.deps.logger
     if (!logger.isLevelEnabled(level)) return
@@ -159,9 +156,10 @@ export class AdmissionHandler {
       rule,
       decision,
       mode,
-      dryRun: req.dryRun === true,
       ms: Math.round(seconds * 1e6) / 1e3,
     }
+    if (req.dryRun === true) line.dryRun = true
+    if (findings.length > 1) line.rules = findings.map((f) => f.rule)
     if (outcome) line.outcome = outcome
     if (findings.length > 0) line.message = findings[0]!.message
     logger[level](line, LOG_MESSAGES[endpoint][decision])

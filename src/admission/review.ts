@@ -85,6 +85,36 @@ export const admissionReviewSchema = {
   },
 } as const
 
+/** Schema of the answer, so Fastify serializes it with a compiled serializer; every field we send is listed. */
+export const admissionReviewResponseSchema = {
+  type: 'object',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    response: {
+      type: 'object',
+      properties: {
+        uid: { type: 'string' },
+        allowed: { type: 'boolean' },
+        status: {
+          type: 'object',
+          properties: {
+            metadata: { type: 'object', additionalProperties: false },
+            status: { type: 'string' },
+            code: { type: 'integer' },
+            reason: { type: 'string' },
+            message: { type: 'string' },
+          },
+        },
+        patchType: { type: 'string' },
+        patch: { type: 'string' },
+        warnings: { type: 'array', items: { type: 'string' } },
+        auditAnnotations: { type: 'object', additionalProperties: { type: 'string' } },
+      },
+    },
+  },
+} as const
+
 export function allowed(uid: string): AdmissionResponse {
   return { uid, allowed: true }
 }

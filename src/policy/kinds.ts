@@ -48,8 +48,21 @@ export function sameResource(a: { group: string; resource: string }, b: { group:
   return a.group === b.group && a.resource === b.resource
 }
 
+// Lookups run on every admission request: an index (group → resource → ref) per list, built once.
+const indexes = new WeakMap<readonly ResourceRef[], Map<string, Map<string, ResourceRef>>>()
+
 export function findResource(list: readonly ResourceRef[], r: { group: string; resource: string }): ResourceRef | undefined {
-  return list.find((x) => sameResource(x, r))
+  let index = indexes.get(list)
+  if (!index) {
+    index = new Map()
+    for (const ref of list) {
+      let byResource = index.get(ref.group)
+      if (!byResource) index.set(ref.group, (byResource = new Map()))
+      if (!byResource.has(ref.resource)) byResource.set(ref.resource, ref)
+    }
+    indexes.set(list, index)
+  }
+  return index.get(r.group)?.get(r.resource)
 }
 
 /** Kind for a group/resource among everything the guard knows, for messages when the request lacks it. */

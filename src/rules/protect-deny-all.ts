@@ -3,7 +3,7 @@ import { isExemptNamespace } from '../config.js'
 import { isRecord, metaString, type NetworkPolicy } from '../k8s/types.js'
 import { coverageOf, isCovered, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
 import { NETWORK_POLICIES, sameResource } from '../policy/kinds.js'
-import { describeObject, finding, isSubresource, missingDirections, type Rule } from './rule.js'
+import { describeObject, finding, isSubresource, missingDirections, oneLine, type Rule } from './rule.js'
 
 // The namespace controller deletes everything in a namespace being deleted; never stand in its way.
 const NAMESPACE_CONTROLLER = 'system:serviceaccount:kube-system:namespace-controller'
@@ -42,7 +42,7 @@ export const protectDenyAll: Rule = {
     const verb = request.operation === 'DELETE' ? 'Deleting' : 'This change to'
     return finding(
       'protect-deny-all',
-      `${verb} ${describeObject(request)} is refused: namespace ${ns} would lose its deny-all for ${lostText}. ` +
+      `${verb} ${describeObject(request)} is refused: namespace ${oneLine(ns)} would lose its deny-all for ${lostText}. ` +
         `Keep it and add separate allow policies, or create another deny-all first.`,
     )
   },

@@ -2,7 +2,7 @@
 // Namespace, since they switch the guard off (exempt) or to dry-run for that namespace.
 import { GUARD_LABEL_PREFIX, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, labelsOf } from '../k8s/types.js'
 import { NAMESPACES, sameResource } from '../policy/kinds.js'
-import { describeObject, finding, isPrivileged, isSubresource, type Rule } from './rule.js'
+import { describeObject, finding, isPrivileged, isSubresource, oneLine, type Rule } from './rule.js'
 
 function guardLabels(labels: Record<string, string>): Map<string, string> {
   const m = new Map<string, string>()
@@ -23,10 +23,10 @@ export const protectGuardLabels: Rule = {
     for (const [k, v] of after) if (before.get(k) !== v) changed.push(before.has(k) ? `change ${k}` : `set ${k}=${v}`)
     for (const k of before.keys()) if (!after.has(k)) changed.push(`remove ${k}`)
     if (changed.length === 0 || isPrivileged(request, config)) return undefined
-    const user = request.userInfo?.username || 'this user'
+    const user = oneLine(request.userInfo?.username || 'this user')
     return finding(
       'protect-guard-labels',
-      `${describeObject(request)} is refused: ${user} may not ${changed.join(', ')}; netpol-guard.io/ labels ` +
+      `${describeObject(request)} is refused: ${user} may not ${oneLine(changed.join(', '))}; netpol-guard.io/ labels ` +
         `exempt a namespace or switch its mode. Leave them as they are, or ask the platform team.`,
     )
   },

@@ -2,7 +2,7 @@
 import { isExemptNamespace } from '../config.js'
 import { metaString } from '../k8s/types.js'
 import { findResource, POD_WORKLOADS } from '../policy/kinds.js'
-import { describeObject, finding, isSubresource, missingDirections, namespaceCoverage, type Rule } from './rule.js'
+import { describeObject, finding, isSubresource, missingDirections, namespaceCoverage, oneLine, type Rule } from './rule.js'
 
 export const requireDenyAll: Rule = {
   id: 'require-deny-all',
@@ -19,7 +19,7 @@ export const requireDenyAll: Rule = {
     if (cov.ingress && cov.egress) return undefined
     return finding(
       'require-deny-all',
-      `${describeObject(request)} is refused: namespace ${ns} has no deny-all NetworkPolicy for ${missingDirections(cov)}. ` +
+      `${describeObject(request)} is refused: namespace ${oneLine(ns)} has no deny-all NetworkPolicy for ${missingDirections(cov)}. ` +
         `Create one first (podSelector: {}, policyTypes: [Ingress, Egress], no rules), then allow what the workload needs.`,
     )
   },

@@ -24,8 +24,15 @@ export interface Rule {
   evaluate(ctx: RuleContext): Finding | undefined
 }
 
+/** Rule texts are built one-line; text from the request (names, namespaces, user names) goes through oneLine() first. */
 export function finding(rule: RuleId, text: string): Finding {
-  return { rule, message: `[${rule}] ${text.replace(/\s+/g, ' ').trim()}` }
+  return { rule, message: `[${rule}] ${text}` }
+}
+
+/** Free text from a request, made safe for a one-line message. */
+export function oneLine(text: string): string {
+  // Spaces are fine; line breaks and other vertical/tab white space would break the one-line message.
+  return /[\n\r\t\v\f\u0085\u2028\u2029]/.test(text) ? text.replace(/\s+/g, ' ').trim() : text
 }
 
 /** "Kind namespace/name" as the developer wrote it; generateName when the name is not set yet. */
@@ -42,7 +49,7 @@ export function describeObject(req: AdmissionRequest, clusterWide: GuardConfig['
   }
   const ns = req.namespace || metaString(obj, 'namespace')
   const isNamespace = req.resource?.group === '' && req.resource?.resource === 'namespaces'
-  return ns && !isNamespace ? `${kind} ${ns}/${name}` : `${kind} ${name}`
+  return oneLine(ns && !isNamespace ? `${kind} ${ns}/${name}` : `${kind} ${name}`)
 }
 
 export function isPrivileged(req: AdmissionRequest, cfg: GuardConfig): boolean {
@@ -80,7 +87,7 @@ export function namespaceCoverage(
   policies: readonly PolicySummary[] = view.policies(namespace),
 ): NamespaceCoverage {
   const c = coverageOf(policies)
-  if (c.ingress && c.egress) return { ...c, pending: false }
+  if (c.ingress && c.egress) return { ingress: true, egress: true, pending: false }
   if (injectionPending(view, namespace, cfg, now)) return { ingress: true, egress: true, pending: true }
   return { ...c, pending: false }
 }

@@ -1,9 +1,9 @@
 // The HTTP layer: a Fastify app with two encapsulated plugins, the admission routes and the
 // operational endpoints. Client mistakes end as one-line JSON 4xx answers, never a 5xx.
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
-import { admissionReviewSchema, type AdmissionReview } from '../admission/review.js'
+import { admissionReviewResponseSchema, admissionReviewSchema, type AdmissionReview } from '../admission/review.js'
 import type { ViewStatus } from '../view/effects.js'
 import type { AdmissionMetrics } from './metrics.js'
 
@@ -44,7 +44,7 @@ function clientError(err: FastifyError): { code: number; message: string } {
 const admissionRoutes =
   (opts: ServerOptions): FastifyPluginAsync =>
   async (app) => {
-    const schema = { body: admissionReviewSchema }
+    const schema = { body: admissionReviewSchema, response: { 200: admissionReviewResponseSchema } }
     app.post<{ Body: AdmissionReview }>('/validate', { schema }, async (req) => opts.handler.validate(req.body))
     app.post<{ Body: AdmissionReview }>('/mutate', { schema }, async (req) => opts.handler.mutate(req.body))
     // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
@@ -76,8 +76,9 @@ const operationalRoutes =
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
-    loggerInstance: opts.logger,
-    logController: new LogController({ disableRequestLogging: true }), // the handler logs one line per decision instead
+    // Fastify's own logger stays off (no child logger per request): the handler logs one line per decision,
+    // and the error handler below logs with opts.logger.
+    logger: false,
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
@@ -88,16 +89,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.statusCode !== undefined && err.statusCode >= 500 && !err.validation) {
       // A fault of ours: log it with the stack; the apiserver applies the webhook's failurePolicy.
-      req.log.error({ err, url: req.url }, 'internal error')
+      opts.logger.error({ err, url: req.url }, 'internal error')
       return reply.code(500).send({ statusCode: 500, error: 'internal error' } satisfies ErrorBody)
     }
     if (err.statusCode === undefined && !err.validation && !(err instanceof SyntaxError)) {
-      req.log.error({ err, url: req.url }, 'internal error')
+      opts.logger.error({ err, url: req.url }, 'internal error')
       return reply.code(500).send({ statusCode: 500, error: 'internal error' } satisfies ErrorBody)
     }
     const { code, message } = clientError(err)
     opts.metrics.badRequests.inc({ code: String(code) })
-    req.log.info({ statusCode: code, url: req.url, error: message }, 'bad request')
+    opts.logger.info({ statusCode: code, url: req.url, error: message }, 'bad request')
     return reply.code(code).send({ statusCode: code, error: message } satisfies ErrorBody)
   })
   app.setNotFoundHandler((req, reply) => {
