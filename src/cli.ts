@@ -16,6 +16,9 @@ const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespa
 
 export class UsageError extends Error {}
 
+/** serve cannot start (TLS files, address in use): a one-line message and exit code 2. */
+export class StartupError extends Error {}
+
 const USAGE = `netpol-guard: keeps a deny-all NetworkPolicy in every namespace and refuses cluster-wide network policies
 
 Usage:
@@ -154,7 +157,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       io.err.write(`netpol-guard: ${e.message}\n\n${USAGE}\n`)
       return 2
     }
-    if (e instanceof ConfigError || e instanceof StateFileError || e instanceof ManifestError) {
+    if (e instanceof ConfigError || e instanceof StateFileError || e instanceof ManifestError || e instanceof StartupError) {
       io.err.write(`netpol-guard: ${e.message}\n`)
       return 2
     }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { AdmissionHandler } from './admission/handler.js'
-import { DEMO_STATE, parseCliArgs, readEnv, resolveConfig, UsageError, type Io } from './cli.js'
+import { DEMO_STATE, parseCliArgs, readEnv, resolveConfig, StartupError, UsageError, type Io } from './cli.js'
 import type { GuardConfig } from './config.js'
 import { buildServer } from './server/app.js'
 import { BatchedLogStream } from './server/log-stream.js'
@@ -44,7 +44,14 @@ function staticSetup(path: string, source: string, logger: Logger): ViewSetup {
 
 async function liveSetup(kubeconfigPath: string | undefined, config: GuardConfig, logger: Logger, metrics: AdmissionMetrics): Promise<ViewSetup> {
   const { startLive } = await import('./live/index.js')
-  const live = await startLive({ ...(kubeconfigPath ? { kubeconfigPath } : {}), config, logger, registry: metrics.registry })
+  const live = await startLive({
+    ...(kubeconfigPath ? { kubeconfigPath } : {}),
+    // The pod name (downward API) identifies this replica in the leader Lease.
+    ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
+    config,
+    logger,
+    registry: metrics.registry,
+  })
   return { source: 'live', view: live.view, status: live.status, injector: live.injector, verifier: live.verifier, stop: () => live.stop() }
 }
 
@@ -102,6 +109,27 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: null }, logDestination())
   const metrics = createMetrics()
 
+  // TLS files are checked before anything starts; a self-signed pair is only made once the view is loaded.
+  let tls: { cert: string; key: string } | undefined
+  let reloader: { stop(): void } | undefined
+  let onCertChange: ((pair: { cert: string; key: string }) => void) | undefined
+  if (certFile && keyFile) {
+    const { CertificateReloader } = await import('./tls/reloader.js')
+    let r: InstanceType<typeof CertificateReloader>
+    try {
+      r = new CertificateReloader({
+        certFile,
+        keyFile,
+        onChange: (pair) => onCertChange?.(pair),
+        onError: (err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used; keeping the current certificate'),
+      })
+      tls = r.current()
+    } catch (e) {
+      throw new StartupError((e as Error).message.split('\n')[0]!)
+    }
+    reloader = r
+  }
+
   let setup: ViewSetup
   if (statePath) setup = staticSetup(statePath, 'state-file', logger)
   else if (kubeconfigPath || process.env.KUBERNETES_SERVICE_HOST) setup = await liveSetup(kubeconfigPath, config, logger, metrics)
@@ -110,20 +138,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     setup = staticSetup(DEMO_STATE, 'demo', logger)
   }
 
-  let tls: { cert: string; key: string }
-  let reloader: { stop(): void } | undefined
-  let onCertChange: ((pair: { cert: string; key: string }) => void) | undefined
-  if (certFile && keyFile) {
-    const { CertificateReloader } = await import('./tls/reloader.js')
-    const r = new CertificateReloader({
-      certFile,
-      keyFile,
-      onChange: (pair) => onCertChange?.(pair),
-      onError: (err) => logger.error({ err: err.message }, 'TLS files changed but cannot be used; keeping the current certificate'),
-    })
-    tls = r.current()
-    reloader = r
-  } else {
+  if (!certFile || !keyFile) {
     const pair = selfSignedServing(['localhost'])
     tls = pair
     const caPath = join(tmpdir(), 'netpol-guard-demo-ca.crt')
@@ -144,7 +159,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     ...(setup.verifier ? { verifier: setup.verifier } : {}),
   })
   let shuttingDown = false
-  const app = await buildServer({ handler, logger, metrics, status: setup.status, https: tls, isShuttingDown: () => shuttingDown })
+  const app = await buildServer({ handler, logger, metrics, status: setup.status, https: tls!, isShuttingDown: () => shuttingDown })
   onCertChange = (pair) => {
     // New connections get the new certificate; connections in flight keep theirs.
     ;(app.server as unknown as { setSecureContext(o: { cert: string; key: string }): void }).setSecureContext(pair)
@@ -152,7 +167,14 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   ;(reloader as { start?: () => void } | undefined)?.start?.()
 
-  await app.listen({ host, port })
+  try {
+    await app.listen({ host, port })
+  } catch (e) {
+    reloader?.stop()
+    await setup.stop?.()
+    const code = (e as NodeJS.ErrnoException).code
+    throw new StartupError(`cannot listen on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the address is in use' : (e as Error).message}`)
+  }
   const address = app.server.address()
   const boundPort = typeof address === 'object' && address ? address.port : port
   logger.info({ host, port: boundPort, mode: config.mode, view: setup.source, namespace: config.namespace }, 'netpol-guard serving')

@@ -46,3 +46,19 @@ t.test('usage errors exit 2', async (t) => {
   t.equal(r.code, 2)
   t.match(r.stderr, /c\.yaml: injectionGraceSeconds must be a non-negative number/)
 })
+
+t.test('unreadable TLS files and a busy port stop startup with exit 2 and one line', async (t) => {
+  const r = await run(['serve', '--host', '127.0.0.1', '--port', '0', '--state', 'examples/demo-state.yaml', '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/nonexistent/tls.key'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /^netpol-guard: .*\/nonexistent\/tls\.(crt|key)/)
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace')
+
+  const { createServer } = await import('node:net')
+  const busy = createServer()
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => busy.close())
+  const port = String((busy.address() as any).port)
+  const r2 = await run(['serve', '--host', '127.0.0.1', '--port', port, '--state', 'examples/demo-state.yaml'])
+  t.equal(r2.code, 2)
+  t.match(r2.stderr, `cannot listen on 127.0.0.1:${port}: the address is in use`)
+})
