@@ -406,7 +406,12 @@ class GuardProcess {
   private exited = false
 
   constructor(readonly label: string) {
-    this.child = fork(SELF, ['--role', 'guard'], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    // The guard runs with the image's environment (Dockerfile: MALLOC_ARENA_MAX=2).
+    this.child = fork(SELF, ['--role', 'guard'], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
+    })
     this.child.on('message', (m) => {
       this.inbox.push(m as { type: string })
       this.waiter?.()
