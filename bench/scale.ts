@@ -20,6 +20,7 @@
 //        --create-latency-ms MS (10), --iterations I (per round and guard, 50000), --rounds K (4),
 //        --phase all|scale|reconcile (all), --out FILE (also write the JSON there).
 import { fork, type ChildProcess } from 'node:child_process'
+import { openSync } from 'node:fs'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { dirname, resolve } from 'node:path'
@@ -297,8 +298,9 @@ async function guardMain(): Promise<void> {
       const m = raw as ToGuard
       if (m.cmd === 'start') {
         const config = defaultConfig({ namespace: GUARD_NS })
-        // Default logging (info), written to /dev/null so the terminal is not the bottleneck.
-        const logger = pino({ level: 'info', base: { app: 'netpol-guard' } }, pino.destination({ dest: '/dev/null', sync: true }))
+        // Logging as `serve` does it (info, batched writes), to /dev/null so the terminal is not the bottleneck.
+        const { BatchedLogStream } = await import('../src/server/log-stream.js')
+        const logger = pino({ level: 'info', base: null }, new BatchedLogStream(openSync('/dev/null', 'w')))
         const metrics = createMetrics()
         let peakRss = process.memoryUsage.rss()
         const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20)
