@@ -24,7 +24,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 /** The repository root (test/helpers/../..). */
 export const REPO_ROOT = resolve(here, '..', '..')
 /** ../shared/fixtures/apiserver-v1.32 relative to the repository root. */
-export const FIXTURES_DIR = resolve(REPO_ROOT, '..', 'shared', 'fixtures', 'apiserver-v1.32')
+export const FIXTURES_DIR = process.env.NETPOL_GUARD_FIXTURES ?? resolve(REPO_ROOT, '..', 'shared', 'fixtures', 'apiserver-v1.32')
 export const fixturesAvailable = existsSync(resolve(FIXTURES_DIR, 'INDEX.md'))
 /** For `t.test(name, { skip: noFixtures }, ...)`. */
 export const noFixtures: string | false = fixturesAvailable ? false : `recorded requests not found in ${FIXTURES_DIR}`

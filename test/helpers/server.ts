@@ -1,5 +1,5 @@
 // Builds the admission server the way `serve --state` does, for tests (fastify.inject or real HTTPS).
-import { readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -14,11 +14,16 @@ import { loadStateFile } from '../../src/view/state-file.js'
 import type { Verifier } from '../../src/view/effects.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const FIXTURES = join(ROOT, '..', 'shared', 'fixtures', 'apiserver-v1.32')
+// The recorded apiserver requests live in ../shared beside the clone (as CI lays it out); NETPOL_GUARD_FIXTURES overrides.
+export const FIXTURES = process.env.NETPOL_GUARD_FIXTURES ?? join(ROOT, '..', 'shared', 'fixtures', 'apiserver-v1.32')
 export const DEMO_STATE = join(ROOT, 'examples', 'demo-state.yaml')
 
 export function fixture(name: string): any {
   return JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'))
+}
+
+export function haveFixtures(): boolean {
+  return existsSync(FIXTURES)
 }
 
 export function fixtureNames(): string[] {
