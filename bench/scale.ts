@@ -20,8 +20,7 @@
 //        --create-latency-ms MS (10), --iterations I (per round and guard, 50000), --rounds K (4),
 //        --phase all|scale|reconcile (all), --out FILE (also write the JSON there).
 import { fork, type ChildProcess } from 'node:child_process'
-import { openSync } from 'node:fs'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
