@@ -30,16 +30,17 @@ export class RecordingInjector implements Injector {
   constructor(
     private readonly view: MemoryView,
     private readonly clock: () => number = Date.now,
+    private readonly graceMs = Number.POSITIVE_INFINITY,
   ) {}
   schedule(namespace: string): void {
-    this.view.markPending(namespace, this.clock())
+    this.view.markPending(namespace, this.clock(), this.graceMs)
   }
 }
 
-function staticSetup(path: string, source: string, logger: Logger): ViewSetup {
+function staticSetup(path: string, source: string, logger: Logger, config: GuardConfig): ViewSetup {
   const loaded = loadStateFile(path)
   logger.info({ file: path, namespaces: loaded.namespaces, networkPolicies: loaded.policies, ignored: loaded.ignored }, 'cluster view loaded from state file')
-  return { source, view: loaded.view, status: { ready: () => true }, injector: new RecordingInjector(loaded.view) }
+  return { source, view: loaded.view, status: { ready: () => true }, injector: new RecordingInjector(loaded.view, Date.now, config.injectionGraceSeconds * 1000) }
 }
 
 async function liveSetup(kubeconfigPath: string | undefined, config: GuardConfig, logger: Logger, metrics: AdmissionMetrics): Promise<ViewSetup> {
@@ -131,11 +132,11 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
 
   let setup: ViewSetup
-  if (statePath) setup = staticSetup(statePath, 'state-file', logger)
+  if (statePath) setup = staticSetup(statePath, 'state-file', logger, config)
   else if (kubeconfigPath || process.env.KUBERNETES_SERVICE_HOST) setup = await liveSetup(kubeconfigPath, config, logger, metrics)
   else {
     logger.warn({ file: DEMO_STATE }, 'no --state, --kubeconfig or in-cluster config: serving the embedded demo cluster view')
-    setup = staticSetup(DEMO_STATE, 'demo', logger)
+    setup = staticSetup(DEMO_STATE, 'demo', logger, config)
   }
 
   if (!certFile || !keyFile) {

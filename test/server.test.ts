@@ -207,3 +207,22 @@ t.test('operational endpoints', async (t) => {
   t.equal(m.statusCode, 200)
   t.match(m.body, /netpol_guard_admission_duration_seconds/)
 })
+
+t.test('promises older than the grace period are dropped, not kept forever', async (t) => {
+  let now = Date.parse('2026-11-27T12:00:00Z')
+  const { app, view } = await testServer({ clock: () => now })
+  t.teardown(() => app.close())
+  const create = (name: string) => {
+    const review = example('namespace-create.json')
+    review.request.name = name
+    review.request.namespace = name
+    review.request.object.metadata.name = name
+    return post(app, '/mutate', review)
+  }
+  await create('early')
+  t.ok(view.pendingInjection('early'))
+  now += 61_000
+  await create('late')
+  t.equal(view.pendingInjection('early'), undefined, 'expired promise gone')
+  t.ok(view.pendingInjection('late'))
+})

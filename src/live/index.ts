@@ -74,7 +74,7 @@ export async function startLive(opts: LiveOptions): Promise<LiveGuard> {
     metrics.leader.set(isLeader ? 1 : 0)
     if (isLeader) reconciler.reconcileAll()
   })
-  const injector = new LiveInjector(live.view, (ns) => reconciler.requestInjection(ns), clock)
+  const injector = new LiveInjector(live.view, (ns) => reconciler.requestInjection(ns), clock, config.injectionGraceSeconds * 1000)
   const verifier = new LiveVerifier(clients, config)
 
   reconciler.start()

@@ -9,11 +9,12 @@ export class LiveInjector implements Injector {
     private readonly view: MemoryView,
     private readonly requestInjection: (namespace: string) => void,
     private readonly clock: () => number = Date.now,
+    private readonly graceMs = Number.POSITIVE_INFINITY,
   ) {}
 
   schedule(namespace: string): void {
     if (typeof namespace !== 'string' || namespace === '') return
-    this.view.markPending(namespace, this.clock())
+    this.view.markPending(namespace, this.clock(), this.graceMs)
     this.requestInjection(namespace)
   }
 }

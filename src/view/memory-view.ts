@@ -57,6 +57,11 @@ function record(info: NamespaceInfo, policies: readonly PolicySummary[]): Namesp
 // policy name with the same verdicts in many namespaces (a platform's or a Helm chart's policies, the guard's own
 // deny-all) is one shared frozen object (a bounded intern table), so 100,000 policies cost little more than their
 // per-namespace arrays, and stay hot in the caches.
+/** A NamespaceInfo as it is, or the info read from a Namespace object. */
+function asNamespaceInfo(ns: Namespace | NamespaceInfo): NamespaceInfo | undefined {
+  return 'terminating' in ns && typeof ns.name === 'string' ? (ns as NamespaceInfo) : namespaceInfo(ns as Namespace)
+}
+
 export class MemoryView implements ClusterView {
   private namespaces = new Map<string, NamespaceRecord>()
   private orphans = new Map<string, readonly PolicySummary[]>()
@@ -92,15 +97,8 @@ export class MemoryView implements ClusterView {
     return n
   }
 
-  /** Names of the namespace's policies (for audit and tests). */
-  policyNames(namespace: string): string[] {
-    return this.policies(namespace).map((p) => p.name)
-  }
-
   upsertNamespace(ns: Namespace | NamespaceInfo): void {
-    const info = 'labels' in ns && typeof (ns as NamespaceInfo).name === 'string' && 'terminating' in ns
-      ? (ns as NamespaceInfo)
-      : namespaceInfo(ns as Namespace)
+    const info = asNamespaceInfo(ns)
     if (!info) return
     const policies = this.namespaces.get(info.name)?.[POLICIES] ?? this.orphans.get(info.name) ?? NO_POLICIES
     this.orphans.delete(info.name)
@@ -133,7 +131,12 @@ export class MemoryView implements ClusterView {
     this.setPolicies(namespace, next.length > 0 ? Object.freeze(next) : NO_POLICIES)
   }
 
-  markPending(namespace: string, at: number): void {
+  /**
+   * Records a promise to inject deny-all. Promises older than `keepMs` before `at` no longer count as coverage
+   * (the grace period is over), so they are dropped here rather than kept for every namespace ever created.
+   */
+  markPending(namespace: string, at: number, keepMs = Number.POSITIVE_INFINITY): void {
+    for (const [ns, t] of this.pending) if (at - t > keepMs) this.pending.delete(ns)
     this.pending.set(namespace, at)
   }
 
@@ -151,7 +154,7 @@ export class MemoryView implements ClusterView {
     const prev = this.namespaces
     const next = new Map<string, NamespaceRecord>()
     for (const ns of list) {
-      const info = 'terminating' in ns ? (ns as NamespaceInfo) : namespaceInfo(ns as Namespace)
+      const info = asNamespaceInfo(ns)
       if (!info) continue
       const policies = prev.get(info.name)?.[POLICIES] ?? this.orphans.get(info.name) ?? NO_POLICIES
       const r = record(info, policies.length > 0 ? Object.freeze(policies.slice()) : NO_POLICIES)
@@ -196,13 +199,6 @@ export class MemoryView implements ClusterView {
     }
     this.namespaces = next
     this.orphans = orphans
-  }
-
-  /** Drops everything (before a relist replaces the contents). */
-  clear(): void {
-    this.namespaces.clear()
-    this.orphans.clear()
-    // pending promises survive a relist: they are this process's own intent
   }
 
   private setPolicies(namespace: string, list: readonly PolicySummary[]): void {

@@ -68,7 +68,7 @@ export async function testServer(opts: TestServerOptions = {}) {
     logger,
     metrics,
     clock,
-    injector: new RecordingInjector(view, clock),
+    injector: new RecordingInjector(view, clock, config.injectionGraceSeconds * 1000),
     ...(opts.verifier ? { verifier: opts.verifier } : {}),
   })
   const app = await buildServer({
