@@ -213,6 +213,8 @@ interface RunResult {
   round: number
   /** CPU time (user + system) the server process spent per answered request, in µs (Linux /proc; NaN elsewhere). */
   cpuUsPerRequest: number
+  /** The part of cpuUsPerRequest spent in the kernel (socket and log writes, TLS records leave through it). */
+  systemUsPerRequest: number
   seconds: number
   requests: number
   rps: number
@@ -235,15 +237,15 @@ function autocannonRequests(mix: MixRequest[]): autocannon.Request[] {
   return mix.map((m) => ({ method: 'POST', path: `${m.path}?timeout=10s`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(m.review) }))
 }
 
-/** user + system CPU seconds of a process so far (Linux), or NaN. */
-function processCpuSeconds(pid: number | undefined): number {
+/** user and system CPU seconds of a process so far (Linux), or NaN. */
+function processCpuSeconds(pid: number | undefined): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     // fields[11], fields[12] are utime and stime (fields 14 and 15 of proc(5)), in clock ticks (USER_HZ = 100).
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
   } catch {
-    return NaN
+    return { user: NaN, system: NaN }
   }
 }
 
@@ -268,12 +270,15 @@ async function load(s: Server, mix: autocannon.Request[], o: Options, seconds: n
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime)
     })
   })
-  const cpu = processCpuSeconds(s.child.pid) - cpuBefore
+  const cpuAfter = processCpuSeconds(s.child.pid)
+  const user = cpuAfter.user - cpuBefore.user
+  const system = cpuAfter.system - cpuBefore.system
   const sorted = Float64Array.from(latencies).sort()
   return {
     server: s.name,
     round,
-    cpuUsPerRequest: (cpu * 1e6) / result.requests.total,
+    cpuUsPerRequest: ((user + system) * 1e6) / result.requests.total,
+    systemUsPerRequest: (system * 1e6) / result.requests.total,
     seconds: result.duration,
     requests: result.requests.total,
     rps: result.requests.total / result.duration,
@@ -412,7 +417,7 @@ async function main(): Promise<number> {
       for (const s of [guard, baseline]) {
         const r = await load(s, requests, o, o.duration, round)
         runs.push(r)
-        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req`)
+        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req (kernel ${r.systemUsPerRequest.toFixed(1)})`)
       }
     }
     guardExit = await stopServer(guard)

@@ -2,7 +2,7 @@
 // effects the decision asks for (injection, live verification), and builds the response.
 import type { Logger } from 'pino'
 import type { GuardConfig, Mode } from '../config.js'
-import { decideMutation } from '../decision/mutate.js'
+import { decideMutation, type MutationOutcome } from '../decision/mutate.js'
 import { decideValidation, type ValidationDecision } from '../decision/validate.js'
 import type { AdmissionRequest } from '../k8s/types.js'
 import type { Finding, RuleContext } from '../rules/rule.js'
@@ -10,6 +10,7 @@ import type { AdmissionMetrics } from '../server/metrics.js'
 import type { ClusterView } from '../view/cluster-view.js'
 import type { Injector, Verifier } from '../view/effects.js'
 import { NamespaceOverlayView } from '../view/overlay-view.js'
+import { DecisionLog, type DecisionFields } from './decision-log.js'
 import {
   allowed,
   denied,
@@ -44,29 +45,49 @@ const LOG_MESSAGES = {
 // Rules whose verdict depends on a namespace's policies, and so on how fresh the view is.
 const COVERAGE_RULES = new Set(['require-deny-all', 'protect-deny-all'])
 
+/**
+ * A refusal or a dry-run warning is a warning; a change made (the namespace label and its deny-all) or one that
+ * dry-run only describes is info; an allowed request with nothing to say is debug. The apiserver's audit log and
+ * netpol_guard_admission_requests_total already account for every allowed request, and in a busy cluster (a line
+ * per Pod, per ReplicaSet scale-up...) those lines would be most of the log. LOG_LEVEL=debug shows them.
+ * An allowance made without the coverage check (API server unreachable, failClosed off) is a warning.
+ */
+function logLevelOf(decision: 'allow' | 'deny' | 'warn' | 'patch', outcome: MutationOutcome | undefined, note: string | undefined): 'warn' | 'info' | 'debug' {
+  if (decision === 'deny' || decision === 'warn' || note) return 'warn'
+  if (decision === 'patch' || outcome === 'dry-run') return 'info'
+  return 'debug'
+}
+
 function target(req: AdmissionRequest): string {
   return req.namespace ? `${req.namespace}/${req.name ?? ''}` : (req.name ?? '')
 }
 
 export class AdmissionHandler {
   private readonly clock: () => number
+  private readonly log: DecisionLog
 
   constructor(private readonly deps: HandlerDeps) {
     this.clock = deps.clock ?? Date.now
+    this.log = new DecisionLog(deps.logger)
   }
 
-  async validate(review: AdmissionReview): Promise<AdmissionReviewResponse> {
-    const started = process.hrtime.bigint()
+  /**
+   * The answer to a /validate review. Synchronous unless a coverage denial has to be confirmed with the API server
+   * first (live mode): most requests never wait for a promise.
+   */
+  validate(review: AdmissionReview): AdmissionReviewResponse | Promise<AdmissionReviewResponse> {
+    const started = performance.now()
     const req = review.request
     const ctx: RuleContext = { request: req, view: this.deps.view, config: this.deps.config, now: this.clock() }
-    let decision = decideValidation(ctx)
-    let verifyNote: string | undefined
+    const decision = decideValidation(ctx)
     if (this.deps.verifier && decision.findings.some((f) => COVERAGE_RULES.has(f.rule))) {
-      const verified = await this.verify(ctx, decision)
-      decision = verified.decision
-      verifyNote = verified.note
+      return this.verify(ctx, decision).then((verified) => this.answerValidation(review, verified.decision, started, verified.note))
     }
+    return this.answerValidation(review, decision, started)
+  }
 
+  private answerValidation(review: AdmissionReview, decision: ValidationDecision, started: number, verifyNote?: string): AdmissionReviewResponse {
+    const req = review.request
     let res: AdmissionResponse
     let outcome: 'allow' | 'deny' | 'warn'
     const first = decision.findings[0]
@@ -85,12 +106,12 @@ export class AdmissionHandler {
       outcome = 'warn'
     }
     if (verifyNote) res = withWarnings(res, [warningLine(verifyNote)])
-    this.record('validate', req, decision.mode, outcome, decision.findings, started)
+    this.record('validate', req, decision.mode, outcome, decision.findings, started, undefined, verifyNote)
     return reviewResponse(review.apiVersion, res)
   }
 
   mutate(review: AdmissionReview): AdmissionReviewResponse {
-    const started = process.hrtime.bigint()
+    const started = performance.now()
     const req = review.request
     const d = decideMutation(req, this.deps.config)
     let res: AdmissionResponse = d.patch ? patched(req.uid, d.patch) : allowed(req.uid)
@@ -135,19 +156,19 @@ export class AdmissionHandler {
     mode: Mode,
     decision: 'allow' | 'deny' | 'warn' | 'patch',
     findings: Finding[],
-    started: bigint,
-    outcome?: string,
+    started: number,
+    outcome?: MutationOutcome,
+    note?: string,
   ): void {
     // On every request: kept free of avoidable allocations (no spreads, no joins for the usual 0 or 1 finding).
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const seconds = (performance.now() - started) / 1e3
     // The rule that decided (the first finding); the log line lists all of them when there are several.
     const rule = findings.length === 0 ? 'none' : findings[0]!.rule
     this.deps.metrics?.observeDecision(endpoint, rule, decision, mode, seconds)
-    const level = decision === 'deny' || decision === 'warn' ? 'warn' : 'info'
-    const logger = this.deps.logger
-    if (!logger.isLevelEnabled(level)) return
+    const level = logLevelOf(decision, outcome, note)
+    if (!this.log.enabled(level)) return
     const res = req.resource
-    const line: Record<string, unknown> = {
+    const line: DecisionFields = {
       uid: req.uid,
       operation: req.operation,
       resource: `${res?.group ? res.group + '/' : ''}${res?.resource ?? ''}${req.subResource ? '/' + req.subResource : ''}`,
@@ -162,6 +183,7 @@ export class AdmissionHandler {
     if (findings.length > 1) line.rules = findings.map((f) => f.rule)
     if (outcome) line.outcome = outcome
     if (findings.length > 0) line.message = findings[0]!.message
-    logger[level](line, LOG_MESSAGES[endpoint][decision])
+    if (note) line.note = note
+    this.log.write(level, line, LOG_MESSAGES[endpoint][decision])
   }
 }

@@ -123,8 +123,17 @@ export function denied(uid: string, message: string, code = 403, reason = 'Forbi
   return { uid, allowed: false, status: { metadata: {}, status: 'Failure', code, reason, message } }
 }
 
-export function patched(uid: string, patch: unknown[]): AdmissionResponse {
-  return { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
+// Encoded patches by identity: the mutating decision hands out a few frozen constants, so this stays tiny.
+const encodedPatches = new WeakMap<object, string>()
+
+export function patched(uid: string, patch: readonly unknown[]): AdmissionResponse {
+  let encoded = Object.isFrozen(patch) ? encodedPatches.get(patch) : undefined
+  if (encoded === undefined) {
+    encoded = Buffer.from(JSON.stringify(patch)).toString('base64')
+    // only a frozen patch can be cached: an array the caller may still change is encoded every time
+    if (Object.isFrozen(patch)) encodedPatches.set(patch, encoded)
+  }
+  return { uid, allowed: true, patchType: 'JSONPatch', patch: encoded }
 }
 
 export function withWarnings(res: AdmissionResponse, warnings: string[]): AdmissionResponse {

@@ -22,7 +22,7 @@ export interface MutationDecision {
   mode: Mode
   outcome: MutationOutcome
   /** JSONPatch for the namespace, when it is to be labelled. */
-  patch?: JsonPatchOp[]
+  patch?: readonly JsonPatchOp[]
   /** Namespace whose deny-all policy must be created (never set for request.dryRun or dry-run mode). */
   inject?: string
   /** What would have been done, in dry-run mode. */
@@ -33,12 +33,25 @@ function escapePointer(s: string): string {
   return s.replace(/~/g, '~0').replace(/\//g, '~1')
 }
 
-export function injectionPatch(obj: unknown): JsonPatchOp[] {
+// The three patches there are, built once: a mutation answer is then a lookup (review.ts caches their encoding).
+const ADD_METADATA: readonly JsonPatchOp[] = deepFreeze([{ op: 'add', path: '/metadata', value: { labels: { [LABEL_DENY_ALL]: LABEL_DENY_ALL_INJECTED } } }])
+const ADD_LABELS: readonly JsonPatchOp[] = deepFreeze([{ op: 'add', path: '/metadata/labels', value: { [LABEL_DENY_ALL]: LABEL_DENY_ALL_INJECTED } }])
+// "add" on an existing member replaces it (RFC 6902 §4.1), so this also normalises a wrong value.
+const ADD_LABEL: readonly JsonPatchOp[] = deepFreeze([{ op: 'add', path: `/metadata/labels/${escapePointer(LABEL_DENY_ALL)}`, value: LABEL_DENY_ALL_INJECTED }])
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x)
+    Object.freeze(v)
+  }
+  return v
+}
+
+export function injectionPatch(obj: unknown): readonly JsonPatchOp[] {
   const meta = isRecord(obj) ? obj.metadata : undefined
-  if (!isRecord(meta)) return [{ op: 'add', path: '/metadata', value: { labels: { [LABEL_DENY_ALL]: LABEL_DENY_ALL_INJECTED } } }]
-  if (!isRecord(meta.labels)) return [{ op: 'add', path: '/metadata/labels', value: { [LABEL_DENY_ALL]: LABEL_DENY_ALL_INJECTED } }]
-  // "add" on an existing member replaces it (RFC 6902 §4.1), so this also normalises a wrong value.
-  return [{ op: 'add', path: `/metadata/labels/${escapePointer(LABEL_DENY_ALL)}`, value: LABEL_DENY_ALL_INJECTED }]
+  if (!isRecord(meta)) return ADD_METADATA
+  if (!isRecord(meta.labels)) return ADD_LABELS
+  return ADD_LABEL
 }
 
 export function decideMutation(req: AdmissionRequest, cfg: GuardConfig): MutationDecision {

@@ -1,7 +1,7 @@
 // The validating decision: every enabled rule applied to the request; the mode decides whether
 // findings deny or only warn.
-import type { Mode } from '../config.js'
-import type { Finding, RuleContext } from '../rules/rule.js'
+import type { GuardConfig, Mode } from '../config.js'
+import type { Finding, Rule, RuleContext } from '../rules/rule.js'
 import { requestMode } from './mode.js'
 import { RULES } from './registry.js'
 
@@ -12,11 +12,20 @@ export interface ValidationDecision {
   allowed: boolean
 }
 
+// The rules a config enables, worked out once per config object (configs are not changed after loading).
+const enabledByConfig = new WeakMap<GuardConfig, readonly Rule[]>()
+
+function enabledRules(config: GuardConfig): readonly Rule[] {
+  let rules = enabledByConfig.get(config)
+  if (!rules) enabledByConfig.set(config, (rules = RULES.filter((r) => config.rules[r.id])))
+  return rules
+}
+
 export function evaluateRules(ctx: RuleContext): Finding[] {
   const out: Finding[] = []
-  for (const rule of RULES) {
-    if (!ctx.config.rules[rule.id]) continue
-    const f = rule.evaluate(ctx)
+  const rules = enabledRules(ctx.config)
+  for (let i = 0; i < rules.length; i++) {
+    const f = rules[i]!.evaluate(ctx)
     if (f) out.push(f)
   }
   return out

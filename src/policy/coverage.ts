@@ -42,16 +42,32 @@ function rulesOf(spec: Record<string, unknown>, field: 'ingress' | 'egress'): un
 
 /** policyTypes as the API server applies them: when absent, Ingress, plus Egress if there are egress rules. */
 export function effectivePolicyTypes(np: NetworkPolicy): Set<Direction> {
-  const spec = isRecord(np.spec) ? (np.spec as Record<string, unknown>) : {}
-  const declared = Array.isArray(spec.policyTypes) ? spec.policyTypes.filter((t): t is string => typeof t === 'string') : []
+  const t = policyTypeFlags(isRecord(np.spec) ? (np.spec as Record<string, unknown>) : {})
   const out = new Set<Direction>()
-  if (declared.length > 0) {
-    for (const t of declared) if (t === 'Ingress' || t === 'Egress') out.add(t)
-    return out
-  }
-  out.add('Ingress')
-  if (rulesOf(spec, 'egress').length > 0) out.add('Egress')
+  if (t & INGRESS) out.add('Ingress')
+  if (t & EGRESS) out.add('Egress')
   return out
+}
+
+const INGRESS = 1
+const EGRESS = 2
+
+/** effectivePolicyTypes as bits (no Set or array per call: summarizePolicy runs on every NetworkPolicy request). */
+function policyTypeFlags(spec: Record<string, unknown>): number {
+  const declared = spec.policyTypes
+  if (Array.isArray(declared)) {
+    let t = 0
+    let strings = 0
+    for (let i = 0; i < declared.length; i++) {
+      const v: unknown = declared[i]
+      if (typeof v !== 'string') continue
+      strings++
+      if (v === 'Ingress') t |= INGRESS
+      else if (v === 'Egress') t |= EGRESS
+    }
+    if (strings > 0) return t
+  }
+  return INGRESS | (rulesOf(spec, 'egress').length > 0 ? EGRESS : 0)
 }
 
 function peersOrPortsEmpty(rule: unknown, peerField: 'from' | 'to'): boolean {
@@ -67,21 +83,28 @@ function peersOrPortsEmpty(rule: unknown, peerField: 'from' | 'to'): boolean {
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by'
 
+function anyAllowsAll(rules: unknown[], peerField: 'from' | 'to'): boolean {
+  for (let i = 0; i < rules.length; i++) if (peersOrPortsEmpty(rules[i], peerField)) return true
+  return false
+}
+
 export function summarizePolicy(np: NetworkPolicy): PolicySummary {
   const spec = isRecord(np.spec) ? (np.spec as Record<string, unknown>) : {}
   const meta = isRecord(np.metadata) ? np.metadata : {}
   const labels = isRecord(meta.labels) ? (meta.labels as Record<string, unknown>) : {}
   const selectsAllPods = isEmptySelector(spec.podSelector)
-  const types = effectivePolicyTypes(np)
+  const types = policyTypeFlags(spec)
   const ingress = rulesOf(spec, 'ingress')
   const egress = rulesOf(spec, 'egress')
+  const enforcesIngress = selectsAllPods && (types & INGRESS) !== 0
+  const enforcesEgress = selectsAllPods && (types & EGRESS) !== 0
   return {
     name: typeof meta.name === 'string' ? meta.name : '',
     selectsAllPods,
-    coversIngress: selectsAllPods && types.has('Ingress') && ingress.length === 0,
-    coversEgress: selectsAllPods && types.has('Egress') && egress.length === 0,
-    allowAllIngress: selectsAllPods && types.has('Ingress') && ingress.some((r) => peersOrPortsEmpty(r, 'from')),
-    allowAllEgress: selectsAllPods && types.has('Egress') && egress.some((r) => peersOrPortsEmpty(r, 'to')),
+    coversIngress: enforcesIngress && ingress.length === 0,
+    coversEgress: enforcesEgress && egress.length === 0,
+    allowAllIngress: enforcesIngress && anyAllowsAll(ingress, 'from'),
+    allowAllEgress: enforcesEgress && anyAllowsAll(egress, 'to'),
     managedByGuard: labels[MANAGED_BY] === 'netpol-guard',
   }
 }

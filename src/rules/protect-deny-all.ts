@@ -1,12 +1,16 @@
 // protect-deny-all: a NetworkPolicy DELETE or UPDATE may not take its namespace from covered to uncovered.
 import { isExemptNamespace } from '../config.js'
 import { isRecord, metaString, type NetworkPolicy } from '../k8s/types.js'
-import { coverageOf, isCovered, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
+import { isCovered, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
 import { NETWORK_POLICIES, sameResource } from '../policy/kinds.js'
 import { describeObject, finding, isSubresource, missingDirections, oneLine, type Rule } from './rule.js'
 
 // The namespace controller deletes everything in a namespace being deleted; never stand in its way.
 const NAMESPACE_CONTROLLER = 'system:serviceaccount:kube-system:namespace-controller'
+
+function withPolicy(c: Coverage, p: PolicySummary | undefined): Coverage {
+  return p ? { ingress: c.ingress || p.coversIngress, egress: c.egress || p.coversEgress } : c
+}
 
 export const protectDenyAll: Rule = {
   id: 'protect-deny-all',
@@ -20,22 +24,29 @@ export const protectDenyAll: Rule = {
     if (isExemptNamespace(ns, info?.labels, config)) return undefined
     if (info?.terminating || request.userInfo?.username === NAMESPACE_CONTROLLER) return undefined
 
-    const others = view.policies(ns).filter((p) => p.name !== name)
-    const known = view.policies(ns).find((p) => p.name === name)
-    const old: PolicySummary | undefined = isRecord(request.oldObject)
-      ? { ...summarizePolicy(request.oldObject as NetworkPolicy), name }
-      : known
+    // Coverage of the namespace's other policies, and the known version of this one, in one pass.
+    const policies = view.policies(ns)
+    const others: Coverage = { ingress: false, egress: false }
+    let known: PolicySummary | undefined
+    for (let i = 0; i < policies.length; i++) {
+      const p = policies[i]!
+      if (p.name === name) known = p
+      else {
+        others.ingress ||= p.coversIngress
+        others.egress ||= p.coversEgress
+      }
+    }
+    const old = isRecord(request.oldObject) ? summarizePolicy(request.oldObject as NetworkPolicy) : known
     // The contract protects the transition from covered (both directions) to not covered. A namespace
     // that was not fully covered before the change is require-deny-all's and the reconciler's business.
-    const before = coverageOf(old ? [...others, old] : others)
-    if (!isCovered(before)) return undefined
+    if (!isCovered(withPolicy(others, old))) return undefined
 
     let after: Coverage
     if (request.operation === 'DELETE') {
-      after = coverageOf(others)
+      after = others
     } else {
       if (!isRecord(request.object)) return undefined
-      after = coverageOf([...others, { ...summarizePolicy(request.object as NetworkPolicy), name }])
+      after = withPolicy(others, summarizePolicy(request.object as NetworkPolicy))
     }
     if (isCovered(after)) return undefined
     const lostText = missingDirections(after)

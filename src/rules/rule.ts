@@ -89,7 +89,7 @@ export function namespaceCoverage(
   const c = coverageOf(policies)
   if (c.ingress && c.egress) return { ingress: true, egress: true, pending: false }
   if (injectionPending(view, namespace, cfg, now)) return { ingress: true, egress: true, pending: true }
-  return { ...c, pending: false }
+  return { ingress: c.ingress, egress: c.egress, pending: false }
 }
 
 export function missingDirections(c: Coverage): string {

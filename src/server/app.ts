@@ -45,8 +45,10 @@ const admissionRoutes =
   (opts: ServerOptions): FastifyPluginAsync =>
   async (app) => {
     const schema = { body: admissionReviewSchema, response: { 200: admissionReviewResponseSchema } }
-    app.post<{ Body: AdmissionReview }>('/validate', { schema }, async (req) => opts.handler.validate(req.body))
-    app.post<{ Body: AdmissionReview }>('/mutate', { schema }, async (req) => opts.handler.mutate(req.body))
+    // Not async: the handler answers synchronously unless it must wait for the API server, and Fastify sends a
+    // returned value (or awaits a returned promise) either way.
+    app.post<{ Body: AdmissionReview }>('/validate', { schema }, (req) => opts.handler.validate(req.body))
+    app.post<{ Body: AdmissionReview }>('/mutate', { schema }, (req) => opts.handler.mutate(req.body))
     // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
     for (const url of ['/validate', '/mutate']) {
       app.route({

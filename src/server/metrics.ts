@@ -7,17 +7,70 @@ export interface AdmissionMetrics {
   duration: Histogram<'endpoint'>
   badRequests: Counter<'code'>
   verifications: Counter<'result'>
-  /** One admission decision: counted and timed (label children cached: this runs on every request). */
+  /** One admission decision: counted and timed (this runs on every request; see PendingDecisions). */
   observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: string, mode: string, seconds: number): void
+}
+
+/**
+ * Decisions seen since the last scrape, kept in plain numbers on the request path and handed to prom-client in one
+ * loop when it collects (before each exposition), or when a batch is full: prom-client's inc() and observe()
+ * rebuild, validate and hash the label set on every call, which costs more than the rest of an allowed decision.
+ */
+const DURATION_BATCH = 4096
+
+class PendingDecisions {
+  /** endpoint → rule → decision → mode → count; label values are a handful of constant strings. */
+  private readonly counts = new Map<string, Map<string, Map<string, Map<string, number>>>>()
+  private readonly durations = { validate: new Float64Array(DURATION_BATCH), mutate: new Float64Array(DURATION_BATCH) }
+  private readonly waiting = { validate: 0, mutate: 0 }
+
+  constructor(
+    private readonly requests: Counter<'endpoint' | 'rule' | 'decision' | 'mode'>,
+    private readonly duration: Histogram<'endpoint'>,
+  ) {}
+
+  add(endpoint: 'validate' | 'mutate', rule: string, decision: string, mode: string, seconds: number): void {
+    let byRule = this.counts.get(endpoint)
+    if (!byRule) this.counts.set(endpoint, (byRule = new Map()))
+    let byDecision = byRule.get(rule)
+    if (!byDecision) byRule.set(rule, (byDecision = new Map()))
+    let byMode = byDecision.get(decision)
+    if (!byMode) byDecision.set(decision, (byMode = new Map()))
+    byMode.set(mode, (byMode.get(mode) ?? 0) + 1)
+    this.durations[endpoint][this.waiting[endpoint]++] = seconds
+    if (this.waiting[endpoint] === DURATION_BATCH) this.flushDurations(endpoint)
+  }
+
+  flushCounts(): void {
+    for (const [endpoint, byRule] of this.counts)
+      for (const [rule, byDecision] of byRule)
+        for (const [decision, byMode] of byDecision)
+          for (const [mode, n] of byMode) {
+            if (n === 0) continue
+            this.requests.inc({ endpoint, rule, decision, mode }, n)
+            byMode.set(mode, 0)
+          }
+  }
+
+  flushDurations(endpoint: 'validate' | 'mutate'): void {
+    const n = this.waiting[endpoint]
+    if (n === 0) return
+    const child = this.duration.labels(endpoint)
+    const values = this.durations[endpoint]
+    for (let i = 0; i < n; i++) child.observe(values[i]!)
+    this.waiting[endpoint] = 0
+  }
 }
 
 export function createMetrics(registry = new Registry(), withDefaults = true): AdmissionMetrics {
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'netpol_guard_' })
+  let pending: PendingDecisions | undefined
   const requests = new Counter({
     name: 'netpol_guard_admission_requests_total',
     help: 'Admission decisions by endpoint, rule (none when no rule matched), decision (allow, deny, warn, patch) and mode',
     labelNames: ['endpoint', 'rule', 'decision', 'mode'] as const,
     registers: [registry],
+    collect: () => pending?.flushCounts(),
   })
   const duration = new Histogram({
     name: 'netpol_guard_admission_duration_seconds',
@@ -25,19 +78,19 @@ export function createMetrics(registry = new Registry(), withDefaults = true): A
     labelNames: ['endpoint'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5],
     registers: [registry],
+    collect: () => {
+      pending?.flushDurations('validate')
+      pending?.flushDurations('mutate')
+    },
   })
-  const counters = new Map<string, { inc(): void }>()
-  const timers = { validate: duration.labels('validate'), mutate: duration.labels('mutate') }
+  pending = new PendingDecisions(requests, duration)
+  const decisions = pending
   return {
     registry,
     requests,
     duration,
     observeDecision(endpoint, rule, decision, mode, seconds) {
-      const key = `${endpoint} ${rule} ${decision} ${mode}`
-      let c = counters.get(key)
-      if (!c) counters.set(key, (c = requests.labels(endpoint, rule, decision, mode)))
-      c.inc()
-      timers[endpoint].observe(seconds)
+      decisions.add(endpoint, rule, decision, mode, seconds)
     },
     badRequests: new Counter({
       name: 'netpol_guard_bad_requests_total',
