@@ -145,6 +145,41 @@ t.test('one decision log line with the fields an operator needs', async (t) => {
   t.type(line.ms, 'number')
 })
 
+t.test('log levels: refusals and warnings at warn, changes at info, plain allowances at debug', async (t) => {
+  const info = await testServer()
+  t.teardown(() => info.app.close())
+  await post(info.app, '/validate', example('pod-create-team-a.json'))
+  await post(info.app, '/validate', example('globalnetworkpolicy-create.json'))
+  await post(info.app, '/mutate', example('namespace-create.json'))
+  t.same(
+    info.lines.filter((l) => l.uid).map((l) => [l.msg, l.level]),
+    [
+      ['admission validate deny', 40],
+      ['admission mutate patch', 30],
+    ],
+    'at the default level an allowed Pod leaves no line; the denial and the patch do',
+  )
+
+  const dryRun = await testServer({ config: { mode: 'dry-run' } })
+  t.teardown(() => dryRun.app.close())
+  await post(dryRun.app, '/validate', example('pod-create-team-b.json'))
+  await post(dryRun.app, '/mutate', example('namespace-create.json'))
+  t.same(
+    dryRun.lines.filter((l) => l.uid).map((l) => [l.msg, l.level, l.outcome]),
+    [
+      ['admission validate warn', 40, undefined],
+      ['admission mutate allow', 30, 'dry-run'],
+    ],
+    'dry-run: the would-deny is a warning, the would-inject an info line',
+  )
+
+  const debug = await testServer({ logLevel: 'debug' })
+  t.teardown(() => debug.app.close())
+  await post(debug.app, '/validate', example('pod-create-team-a.json'))
+  const line = debug.lines.find((l) => l.uid)
+  t.match(line, { msg: 'admission validate allow', level: 20, decision: 'allow', rule: 'none', object: 'team-a/web-0' }, 'LOG_LEVEL=debug shows every allowance')
+})
+
 t.test('bad input: clear 4xx, one-line JSON, server keeps serving', async (t) => {
   const { app } = await testServer({ bodyLimit: 64 * 1024 })
   t.teardown(() => app.close())

@@ -155,7 +155,8 @@ t.test('SIGTERM: not ready at once, requests in flight finish with 200, then exi
   const child = spawn(process.execPath, [...loader, join(ROOT, 'src', 'cli.ts'), 'serve', '--host', '127.0.0.1', '--port', '0', '--state', join(ROOT, 'examples', 'demo-state.yaml')], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'info' },
+    // debug: the held requests are allowed ones, whose decision lines are debug lines
+    env: { ...process.env, LOG_LEVEL: 'debug' },
   })
   let stderr = ''
   child.stderr!.setEncoding('utf8')

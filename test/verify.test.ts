@@ -39,11 +39,13 @@ t.test('confirmed: still denied', async (t) => {
 })
 
 t.test('API server unreachable, failClosed off: allowed with a warning', async (t) => {
-  const { app } = await testServer({ verifier: verifier({ ok: false, reason: 'timeout after 2000 ms' }, []) })
+  const { app, lines } = await testServer({ verifier: verifier({ ok: false, reason: 'timeout after 2000 ms' }, []) })
   t.teardown(() => app.close())
   const body = await post(app, example('pod-create-team-b.json'))
   t.equal(body.response.allowed, true)
   t.match(body.response.warnings[0], /could not be reached \(timeout after 2000 ms\) and failClosed is off/)
+  const line = lines.find((l) => l.uid === body.response.uid)
+  t.match(line, { level: 40, decision: 'allow', note: /allowed without checking deny-all coverage/ }, 'an allowance without the check is logged as a warning')
 })
 
 t.test('API server unreachable, failClosed on: denied, and the message says so', async (t) => {

@@ -4,7 +4,8 @@
 // the object key by key (own-property check, serializer and stringifier lookups, escaping of every key). The keys
 // here are fixed, so they are written pre-quoted and only the values are escaped. The line stays what pino writes
 // (level, time, the logger's bindings, fields, msg; same level numbers); a logger with a mixin, a log formatter,
-// redaction hooks or a stream that wants metadata (pino.multistream) gets the line through pino itself instead.
+// redaction, serializers for these fields, hooks or a stream that wants metadata (pino.multistream) gets the line
+// through pino itself instead.
 import { pino, type Level, type Logger } from 'pino'
 import type { Mode, RuleId } from '../config.js'
 import type { MutationOutcome } from '../decision/mutate.js'
@@ -25,6 +26,8 @@ export interface DecisionFields {
   message?: string
   note?: string
 }
+
+const FIELD_NAMES = ['uid', 'operation', 'resource', 'object', 'user', 'rule', 'decision', 'mode', 'ms', 'dryRun', 'rules', 'outcome', 'message', 'note', 'msg']
 
 // What JSON needs escaped, and lone surrogates (JSON.stringify writes those as \u escapes).
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/
@@ -48,7 +51,12 @@ function directWriter(logger: Logger): { write(level: Level, body: string, msg: 
   const time = l[sym.timeSym!] as (() => string) | undefined
   const hooks = l[sym.hooksSym!] as { logMethod?: unknown; streamWrite?: unknown } | undefined
   if (!stream || typeof stream.write !== 'function' || !lsCache || typeof time !== 'function') return undefined
-  if (formatters?.log || l[sym.mixinSym!] || hooks?.logMethod || hooks?.streamWrite || l[sym.redactFmtSym!] || stream[sym.needsMetadataGsym!]) return undefined
+  if (formatters?.log || l[sym.mixinSym!] || hooks?.logMethod || hooks?.streamWrite || stream[sym.needsMetadataGsym!]) return undefined
+  // redaction and per-key stringifiers live here; serializers could rewrite one of our fields
+  const stringifiers = l[sym.stringifiersSym!] as object | undefined
+  if (stringifiers && Reflect.ownKeys(stringifiers).length > 0) return undefined
+  const serializers = (l[sym.serializersSym!] ?? {}) as Record<string, unknown>
+  if (FIELD_NAMES.some((k) => typeof serializers[k] === 'function')) return undefined
   if (l[sym.messageKeySym!] !== 'msg' || l[sym.msgPrefixSym!] || l[sym.nestedKeySym!]) return undefined
   const end = l[sym.endSym!]
   if (typeof end !== 'string') return undefined

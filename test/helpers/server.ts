@@ -35,7 +35,7 @@ export function example(name: string): any {
 }
 
 /** A pino logger whose lines are kept in memory for assertions. */
-export function memoryLogger() {
+export function memoryLogger(level = 'info') {
   const lines: any[] = []
   const stream = new Writable({
     write(chunk, _enc, cb) {
@@ -43,7 +43,7 @@ export function memoryLogger() {
       cb()
     },
   })
-  return { logger: pino({ level: 'info' }, stream), lines }
+  return { logger: pino({ level }, stream), lines }
 }
 
 export interface TestServerOptions {
@@ -54,12 +54,13 @@ export interface TestServerOptions {
   verifier?: Verifier
   clock?: () => number
   bodyLimit?: number
+  logLevel?: string
 }
 
 export async function testServer(opts: TestServerOptions = {}) {
   const view = opts.view ?? loadStateFile(opts.state ?? DEMO_STATE).view
   const config = defaultConfig(opts.config)
-  const { logger, lines } = memoryLogger()
+  const { logger, lines } = memoryLogger(opts.logLevel)
   const metrics = createMetrics(undefined, false)
   const clock = opts.clock ?? Date.now
   const handler = new AdmissionHandler({
