@@ -136,7 +136,13 @@ export class MemoryView implements ClusterView {
    * (the grace period is over), so they are dropped here rather than kept for every namespace ever created.
    */
   markPending(namespace: string, at: number, keepMs = Number.POSITIVE_INFINITY): void {
-    for (const [ns, t] of this.pending) if (at - t > keepMs) this.pending.delete(ns)
+    // The map is kept in the order promises were made (a renewed one moves to the end), so the expired ones are
+    // at the front: stop at the first that still counts.
+    for (const [ns, t] of this.pending) {
+      if (at - t <= keepMs) break
+      this.pending.delete(ns)
+    }
+    this.pending.delete(namespace)
     this.pending.set(namespace, at)
   }
 
