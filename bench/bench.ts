@@ -2,7 +2,7 @@
 //
 // Both servers run as child processes; autocannon drives them from this process, alternately (guard, baseline,
 // guard, baseline, ...) after a warm-up of each, over the same request mix (bench/workload.ts). The guard is the
-// real CLI (`node dist/cli.js serve --state FILE`) with its default logging (info, one JSON line per decision)
+// real CLI (`node dist/cli.js serve --state FILE`) with its default logging (info: a JSON line per refusal and change)
 // going to a log file; the baseline answers a fixed AdmissionReview with logging off.
 //
 // Flags: --duration S (per round, default 10), --rounds N (3), --warmup S (5), --connections C (32),

@@ -78,7 +78,7 @@ const operationalRoutes =
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
-    // Fastify's own logger stays off (no child logger per request): the handler logs one line per decision,
+    // Fastify's own logger stays off (no child logger per request): the handler logs its decisions,
     // and the error handler below logs with opts.logger.
     logger: false,
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
