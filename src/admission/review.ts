@@ -127,11 +127,12 @@ export function denied(uid: string, message: string, code = 403, reason = 'Forbi
 const encodedPatches = new WeakMap<object, string>()
 
 export function patched(uid: string, patch: readonly unknown[]): AdmissionResponse {
-  let encoded = Object.isFrozen(patch) ? encodedPatches.get(patch) : undefined
+  // only a frozen patch can be cached: an array the caller may still change is encoded every time
+  const cacheable = Object.isFrozen(patch)
+  let encoded = cacheable ? encodedPatches.get(patch) : undefined
   if (encoded === undefined) {
     encoded = Buffer.from(JSON.stringify(patch)).toString('base64')
-    // only a frozen patch can be cached: an array the caller may still change is encoded every time
-    if (Object.isFrozen(patch)) encodedPatches.set(patch, encoded)
+    if (cacheable) encodedPatches.set(patch, encoded)
   }
   return { uid, allowed: true, patchType: 'JSONPatch', patch: encoded }
 }

@@ -11,13 +11,13 @@ export interface AdmissionMetrics {
   observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: string, mode: string, seconds: number): void
 }
 
+const DURATION_BATCH = 4096
+
 /**
  * Decisions seen since the last scrape, kept in plain numbers on the request path and handed to prom-client in one
  * loop when it collects (before each exposition), or when a batch is full: prom-client's inc() and observe()
  * rebuild, validate and hash the label set on every call, which costs more than the rest of an allowed decision.
  */
-const DURATION_BATCH = 4096
-
 class PendingDecisions {
   /** endpoint → rule → decision → mode → count; label values are a handful of constant strings. */
   private readonly counts = new Map<string, Map<string, Map<string, Map<string, number>>>>()
@@ -64,13 +64,13 @@ class PendingDecisions {
 
 export function createMetrics(registry = new Registry(), withDefaults = true): AdmissionMetrics {
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'netpol_guard_' })
-  let pending: PendingDecisions | undefined
+  // `pending` is created below, once the metrics it feeds exist; collect() runs only at a scrape, after that.
   const requests = new Counter({
     name: 'netpol_guard_admission_requests_total',
     help: 'Admission decisions by endpoint, rule (none when no rule matched), decision (allow, deny, warn, patch) and mode',
     labelNames: ['endpoint', 'rule', 'decision', 'mode'] as const,
     registers: [registry],
-    collect: () => pending?.flushCounts(),
+    collect: (): void => pending.flushCounts(),
   })
   const duration = new Histogram({
     name: 'netpol_guard_admission_duration_seconds',
@@ -78,19 +78,18 @@ export function createMetrics(registry = new Registry(), withDefaults = true): A
     labelNames: ['endpoint'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5],
     registers: [registry],
-    collect: () => {
-      pending?.flushDurations('validate')
-      pending?.flushDurations('mutate')
+    collect: (): void => {
+      pending.flushDurations('validate')
+      pending.flushDurations('mutate')
     },
   })
-  pending = new PendingDecisions(requests, duration)
-  const decisions = pending
+  const pending: PendingDecisions = new PendingDecisions(requests, duration)
   return {
     registry,
     requests,
     duration,
     observeDecision(endpoint, rule, decision, mode, seconds) {
-      decisions.add(endpoint, rule, decision, mode, seconds)
+      pending.add(endpoint, rule, decision, mode, seconds)
     },
     badRequests: new Counter({
       name: 'netpol_guard_bad_requests_total',
