@@ -26,6 +26,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import v8 from 'node:v8'
+import { denyAllPolicy } from '../src/policy/coverage.js'
 import { FakeApiServer, type FakeObject } from '../test/fake-apiserver.js'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -120,11 +121,13 @@ function policyObject(i: number, j: number): FakeObject {
   const namespace = nsName(i)
   const { name, spec } = policySpec(i, j)
   const guardMade = name === 'deny-all'
-  const labels: Record<string, string> = guardMade
-    ? { 'app.kubernetes.io/managed-by': 'netpol-guard' }
+  // the guard-made deny-all carries what the guard writes; the others look like a Helm chart's
+  const guardMeta = guardMade ? denyAllPolicy(namespace, name).metadata : undefined
+  const labels: Record<string, string> = guardMeta
+    ? { ...guardMeta.labels }
     : { 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/part-of': `t${i % 37}`, 'helm.sh/chart': 'tenant-netpols-1.4.2', 'app.kubernetes.io/version': '1.4.2' }
-  const annotations: Record<string, string> = guardMade
-    ? { 'netpol-guard.io/description': 'Denies all ingress and egress for every pod of the namespace. Add NetworkPolicies that allow what is needed.' }
+  const annotations: Record<string, string> = guardMeta
+    ? { ...guardMeta.annotations }
     : { 'meta.helm.sh/release-name': `tenant-${namespace}`, 'meta.helm.sh/release-namespace': namespace, 'policy.example.com/ticket': `NET-${10000 + ((i * 7 + j) % 90000)}` }
   return {
     apiVersion: 'networking.k8s.io/v1',
