@@ -269,6 +269,8 @@ interface DecisionStats {
   p999us: number
   meanUs: number
   outcomes: Record<string, number>
+  /** The same quantiles over the allowed and the denied requests alone (the denials build a message and log a line). */
+  byOutcome: Record<string, { p50us: number; p99us: number }>
   rssMiB: number
 }
 
@@ -292,6 +294,7 @@ async function guardMain(): Promise<void> {
   let handler: InstanceType<typeof AdmissionHandler> | undefined
   let reviews: ReturnType<typeof podCreate>[] = []
   let samples = new Float64Array(0)
+  let denials = new Uint8Array(0)
   let sampleCount = 0
   const outcomes: Record<string, number> = {}
 
@@ -362,6 +365,9 @@ async function guardMain(): Promise<void> {
           const grown = new Float64Array(sampleCount + m.iterations)
           grown.set(samples.subarray(0, sampleCount))
           samples = grown
+          const grownDenials = new Uint8Array(sampleCount + m.iterations)
+          grownDenials.set(denials.subarray(0, sampleCount))
+          denials = grownDenials
         }
         const n = reviews.length
         for (let k = 0; k < m.iterations; k++) {
@@ -371,12 +377,19 @@ async function guardMain(): Promise<void> {
           samples[sampleCount + k] = Number(process.hrtime.bigint() - t)
           const o = res.response.allowed ? 'allow' : 'deny'
           outcomes[o] = (outcomes[o] ?? 0) + 1
+          denials[sampleCount + k] = res.response.allowed ? 0 : 1
         }
         sampleCount += m.iterations
         send({ type: 'round-done' })
       } else if (m.cmd === 'stats') {
+        const quantile = (sorted: Float64Array, p: number): number => +(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] / 1000).toFixed(2)
         const s = samples.slice(0, sampleCount).sort()
-        const q = (p: number): number => +(s[Math.min(s.length - 1, Math.floor(p * s.length))] / 1000).toFixed(2)
+        const q = (p: number): number => quantile(s, p)
+        const byOutcome: DecisionStats['byOutcome'] = {}
+        for (const [name, flag] of [['allow', 0], ['deny', 1]] as const) {
+          const part = samples.slice(0, sampleCount).filter((_, k) => denials[k] === flag).sort()
+          if (part.length > 0) byOutcome[name] = { p50us: quantile(part, 0.5), p99us: quantile(part, 0.99) }
+        }
         let sum = 0
         for (const v of s) sum += v
         const stats: DecisionStats = {
@@ -388,6 +401,7 @@ async function guardMain(): Promise<void> {
           p999us: q(0.999),
           meanUs: +(sum / Math.max(1, s.length) / 1000).toFixed(2),
           outcomes,
+          byOutcome,
           rssMiB: +(process.memoryUsage.rss() / MiB).toFixed(1),
         }
         send(stats)

@@ -43,3 +43,43 @@ t.test('the JSON view of the registry sees pending decisions too', async (t) => 
   const requests = json.find((x) => x.name === 'netpol_guard_admission_requests_total')!
   t.same(requests.values.map((v) => [v.labels, v.value]), [[{ endpoint: 'validate', rule: 'no-global-policy', decision: 'deny', mode: 'enforce' }, 1]])
 })
+
+t.test('the duration histogram is exposed exactly as a prom-client Histogram fed the same values', async (t) => {
+  const { Histogram, Registry } = await import('prom-client')
+  const m = createMetrics(undefined, false)
+  const reference = new Registry()
+  const h = new Histogram({
+    name: 'netpol_guard_admission_duration_seconds',
+    help: 'Time from request body parsed to answer built',
+    labelNames: ['endpoint'],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5],
+    registers: [reference],
+  })
+  // every bucket, the bounds themselves (le is inclusive), above the largest, zero
+  const values = [0, 0.00005, 0.0001, 0.0001000001, 0.00025, 0.0007, 0.001, 0.002, 0.004, 0.009, 0.03, 0.1, 0.5, 1, 2, 2.5, 3, 60]
+  for (const [k, v] of values.entries()) {
+    const endpoint = k % 3 === 0 ? 'mutate' : 'validate'
+    m.observeDecision(endpoint, 'none', 'allow', 'enforce', v)
+    h.labels(endpoint).observe(v)
+  }
+  const block = (text: string): string =>
+    text
+      .split('\n')
+      .filter((l) => l.includes('netpol_guard_admission_duration_seconds'))
+      .join('\n')
+  const ours = block(await m.registry.metrics())
+  t.ok(ours.includes('_bucket{le="+Inf",endpoint="validate"}'), 'has series')
+  t.equal(ours, block(await reference.metrics()))
+  // the JSON form too (labels merged, as prom-client's get() gives them)
+  const json = (await m.registry.getMetricsAsJSON()).find((x) => x.name === 'netpol_guard_admission_duration_seconds')!
+  const refJson = (await reference.getMetricsAsJSON())[0]!
+  t.same(
+    json.values.map((v) => [v.labels, v.value]),
+    refJson.values.map((v) => [v.labels, v.value]),
+  )
+  // a value that is not a number is not counted (prom-client would throw on the request path)
+  m.observeDecision('validate', 'none', 'allow', 'enforce', Number.NaN)
+  t.equal(block(await m.registry.metrics()), block(await reference.metrics()))
+  m.registry.resetMetrics()
+  t.notOk(block(await m.registry.metrics()).includes('_count'), 'reset empties it')
+})

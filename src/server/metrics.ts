@@ -1,35 +1,84 @@
 // Prometheus metrics of the admission path (prom-client). The live layer registers its own on the same registry.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 
 export interface AdmissionMetrics {
   registry: Registry
   requests: Counter<'endpoint' | 'rule' | 'decision' | 'mode'>
-  duration: Histogram<'endpoint'>
+  duration: { observe(endpoint: 'validate' | 'mutate', seconds: number): void }
   badRequests: Counter<'code'>
   verifications: Counter<'result'>
   /** One admission decision: counted and timed (this runs on every request; see PendingDecisions). */
   observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: string, mode: string, seconds: number): void
 }
 
-const DURATION_BATCH = 4096
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5] as const
+type Endpoint = 'validate' | 'mutate'
+
+/**
+ * netpol_guard_admission_duration_seconds: a Prometheus histogram by endpoint, counted in typed arrays on the
+ * request path and exposed through the registry as prom-client's own histograms are (same series, same order).
+ * prom-client's Histogram.observe() validates and hashes the label set on every call; over the few constant label
+ * values here that costs more than finding the bucket.
+ */
+class DurationHistogram {
+  readonly name = 'netpol_guard_admission_duration_seconds'
+  readonly help = 'Time from request body parsed to answer built'
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  /** Per endpoint: the count of each bucket (not cumulative; the last slot is above the largest bound), then sum and count. */
+  private readonly buckets = { validate: new Float64Array(DURATION_BUCKETS.length + 1), mutate: new Float64Array(DURATION_BUCKETS.length + 1) }
+  private readonly sums = { validate: 0, mutate: 0 }
+  private readonly counts = { validate: 0, mutate: 0 }
+  /** Endpoints in the order of their first observation: the order prom-client lists label sets in. */
+  private readonly seen: Endpoint[] = []
+
+  observe(endpoint: Endpoint, seconds: number): void {
+    if (!Number.isFinite(seconds)) return
+    let i = 0
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++
+    this.buckets[endpoint][i]!++
+    this.sums[endpoint] += seconds
+    if (this.counts[endpoint]++ === 0) this.seen.push(endpoint)
+  }
+
+  /** What the registry reads at each scrape (and for getMetricsAsJSON). */
+  get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = []
+    for (const endpoint of this.seen) {
+      let cumulative = 0
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        cumulative += this.buckets[endpoint][i]!
+        values.push({ labels: { le: DURATION_BUCKETS[i]!, endpoint }, value: cumulative, metricName: `${this.name}_bucket` })
+      }
+      values.push({ labels: { le: '+Inf', endpoint }, value: this.counts[endpoint], metricName: `${this.name}_bucket` })
+      values.push({ labels: { endpoint }, value: this.sums[endpoint], metricName: `${this.name}_sum` })
+      values.push({ labels: { endpoint }, value: this.counts[endpoint], metricName: `${this.name}_count` })
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+  }
+
+  reset(): void {
+    this.seen.length = 0
+    for (const endpoint of ['validate', 'mutate'] as const) {
+      this.buckets[endpoint].fill(0)
+      this.sums[endpoint] = 0
+      this.counts[endpoint] = 0
+    }
+  }
+}
 
 /**
  * Decisions seen since the last scrape, kept in plain numbers on the request path and handed to prom-client in one
- * loop when it collects (before each exposition), or when a batch is full: prom-client's inc() and observe()
- * rebuild, validate and hash the label set on every call, which costs more than the rest of an allowed decision.
+ * loop when it collects (before each exposition): prom-client's inc() rebuilds, validates and hashes the label set
+ * on every call, which costs more than the rest of an allowed decision.
  */
 class PendingDecisions {
   /** endpoint → rule → decision → mode → count; label values are a handful of constant strings. */
   private readonly counts = new Map<string, Map<string, Map<string, Map<string, number>>>>()
-  private readonly durations = { validate: new Float64Array(DURATION_BATCH), mutate: new Float64Array(DURATION_BATCH) }
-  private readonly waiting = { validate: 0, mutate: 0 }
 
-  constructor(
-    private readonly requests: Counter<'endpoint' | 'rule' | 'decision' | 'mode'>,
-    private readonly duration: Histogram<'endpoint'>,
-  ) {}
+  constructor(private readonly requests: Counter<'endpoint' | 'rule' | 'decision' | 'mode'>) {}
 
-  add(endpoint: 'validate' | 'mutate', rule: string, decision: string, mode: string, seconds: number): void {
+  add(endpoint: Endpoint, rule: string, decision: string, mode: string): void {
     let byRule = this.counts.get(endpoint)
     if (!byRule) this.counts.set(endpoint, (byRule = new Map()))
     let byDecision = byRule.get(rule)
@@ -37,8 +86,6 @@ class PendingDecisions {
     let byMode = byDecision.get(decision)
     if (!byMode) byDecision.set(decision, (byMode = new Map()))
     byMode.set(mode, (byMode.get(mode) ?? 0) + 1)
-    this.durations[endpoint][this.waiting[endpoint]++] = seconds
-    if (this.waiting[endpoint] === DURATION_BATCH) this.flushDurations(endpoint)
   }
 
   flushCounts(): void {
@@ -50,15 +97,6 @@ class PendingDecisions {
             this.requests.inc({ endpoint, rule, decision, mode }, n)
             byMode.set(mode, 0)
           }
-  }
-
-  flushDurations(endpoint: 'validate' | 'mutate'): void {
-    const n = this.waiting[endpoint]
-    if (n === 0) return
-    const child = this.duration.labels(endpoint)
-    const values = this.durations[endpoint]
-    for (let i = 0; i < n; i++) child.observe(values[i]!)
-    this.waiting[endpoint] = 0
   }
 }
 
@@ -72,24 +110,17 @@ export function createMetrics(registry = new Registry(), withDefaults = true): A
     registers: [registry],
     collect: (): void => pending.flushCounts(),
   })
-  const duration = new Histogram({
-    name: 'netpol_guard_admission_duration_seconds',
-    help: 'Time from request body parsed to answer built',
-    labelNames: ['endpoint'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5],
-    registers: [registry],
-    collect: (): void => {
-      pending.flushDurations('validate')
-      pending.flushDurations('mutate')
-    },
-  })
-  const pending: PendingDecisions = new PendingDecisions(requests, duration)
+  const pending: PendingDecisions = new PendingDecisions(requests)
+  const duration = new DurationHistogram()
+  // A metric of our own making: the registry only asks it for get() (and reset()), as it does prom-client's.
+  registry.registerMetric(duration as unknown as Metric)
   return {
     registry,
     requests,
     duration,
     observeDecision(endpoint, rule, decision, mode, seconds) {
-      pending.add(endpoint, rule, decision, mode, seconds)
+      pending.add(endpoint, rule, decision, mode)
+      duration.observe(endpoint, seconds)
     },
     badRequests: new Counter({
       name: 'netpol_guard_bad_requests_total',
