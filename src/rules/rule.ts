@@ -84,9 +84,9 @@ export function namespaceCoverage(
   namespace: string,
   cfg: GuardConfig,
   now: number,
-  policies: readonly PolicySummary[] = view.policies(namespace),
+  policies?: readonly PolicySummary[],
 ): NamespaceCoverage {
-  const c = coverageOf(policies)
+  const c = policies ? coverageOf(policies) : view.policyCoverage(namespace)
   if (c.ingress && c.egress) return { ingress: true, egress: true, pending: false }
   if (injectionPending(view, namespace, cfg, now)) return { ingress: true, egress: true, pending: true }
   return { ingress: c.ingress, egress: c.egress, pending: false }

@@ -1,20 +1,32 @@
 // In-memory ClusterView: a map of namespace info and a map of per-namespace policy summaries.
 // The static (file) view and the live (watch) view both write into one of these.
-import { isRecord, type Namespace, type NetworkPolicy } from '../k8s/types.js'
-import { summarizePolicy, type PolicySummary } from '../policy/coverage.js'
+import { GUARD_LABEL_PREFIX, isRecord, type Namespace, type NetworkPolicy } from '../k8s/types.js'
+import { coverageOf, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
 import type { ClusterView, NamespaceInfo } from './cluster-view.js'
+
+/** Labels of a namespace that has none of the guard's: one shared object. */
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({})
+
+/** The guard's own labels (netpol-guard.io/...) among a namespace's labels: all that decisions read (see NamespaceInfo). */
+function guardLabels(labels: unknown): Readonly<Record<string, string>> {
+  if (!isRecord(labels)) return NO_LABELS
+  let own: Record<string, string> | undefined
+  for (const k of Object.keys(labels)) {
+    const v = labels[k]
+    if (typeof v === 'string' && k.startsWith(GUARD_LABEL_PREFIX)) (own ??= {})[k] = v
+  }
+  return own ? Object.freeze(own) : NO_LABELS
+}
 
 export function namespaceInfo(ns: Namespace): NamespaceInfo | undefined {
   const meta = isRecord(ns.metadata) ? ns.metadata : undefined
   const name = meta && typeof meta.name === 'string' ? meta.name : undefined
   if (!name) return undefined
-  const labels: Record<string, string> = {}
-  if (meta && isRecord(meta.labels)) for (const [k, v] of Object.entries(meta.labels)) if (typeof v === 'string') labels[k] = v
   const phase = isRecord(ns.status) ? ns.status.phase : undefined
   const created = typeof meta?.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : NaN
   return {
     name,
-    labels,
+    labels: guardLabels(meta?.labels),
     terminating: phase === 'Terminating' || typeof meta?.deletionTimestamp === 'string',
     ...(Number.isFinite(created) ? { createdAt: created } : {}),
   }
@@ -32,27 +44,66 @@ function summaryKey(s: PolicySummary): string {
   return `${bits}:${s.name}`
 }
 
-/** Hidden slot of a namespace record: its policy summaries (not enumerable: not seen by spreads, JSON or tests). */
-const POLICIES = Symbol('policies')
-type NamespaceRecord = NamespaceInfo & { [POLICIES]: readonly PolicySummary[] }
+// The four possible coverages, shared: a record points at one of them.
+const COVERAGES: readonly Coverage[] = [
+  Object.freeze({ ingress: false, egress: false }),
+  Object.freeze({ ingress: true, egress: false }),
+  Object.freeze({ ingress: false, egress: true }),
+  Object.freeze({ ingress: true, egress: true }),
+]
 
-/** The view's own copy of a namespace's info, carrying its policy summaries in a hidden slot. */
+function sharedCoverage(policies: readonly PolicySummary[]): Coverage {
+  const c = coverageOf(policies)
+  return COVERAGES[(c.ingress ? 1 : 0) | (c.egress ? 2 : 0)]!
+}
+
+/**
+ * The view's own copy of a namespace's info. Its policy summaries and their coverage are private fields: not seen
+ * by spreads, JSON or tests, and held inside the record itself (see the layout note below).
+ */
+class NamespaceRecord implements NamespaceInfo {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly terminating: boolean
+  declare readonly createdAt?: number
+  #policies: readonly PolicySummary[]
+  #coverage: Coverage
+
+  constructor(info: NamespaceInfo, policies: readonly PolicySummary[]) {
+    this.name = info.name
+    // A copy, so that a caller's object is not kept; most namespaces carry none of the guard's labels.
+    this.labels = info.labels === NO_LABELS ? NO_LABELS : guardLabels(info.labels)
+    this.terminating = info.terminating
+    if (info.createdAt !== undefined) (this as { createdAt?: number }).createdAt = info.createdAt
+    this.#policies = policies
+    this.#coverage = sharedCoverage(policies)
+  }
+
+  static policies(r: NamespaceRecord): readonly PolicySummary[] {
+    return r.#policies
+  }
+
+  static coverage(r: NamespaceRecord): Coverage {
+    return r.#coverage
+  }
+
+  static setPolicies(r: NamespaceRecord, policies: readonly PolicySummary[]): void {
+    r.#policies = policies
+    r.#coverage = sharedCoverage(policies)
+  }
+}
+
 function record(info: NamespaceInfo, policies: readonly PolicySummary[]): NamespaceRecord {
-  // The labels are copied here so that they are allocated next to the record (see the layout note below).
-  const labels: Record<string, string> = {}
-  for (const k of Object.keys(info.labels)) labels[k] = info.labels[k]
-  const r: NamespaceInfo = info.createdAt === undefined
-    ? { name: info.name, labels, terminating: info.terminating }
-    : { name: info.name, labels, terminating: info.terminating, createdAt: info.createdAt }
-  Object.defineProperty(r, POLICIES, { value: policies, writable: true, enumerable: false })
-  return r as NamespaceRecord
+  return new NamespaceRecord(info, policies)
 }
 
 // Layout, for the admission hot path in large clusters. With 10,000 namespaces, what a request's namespace holds
 // is cold in the CPU caches (and TLB) when the request comes, and every pointer followed is a miss (~0.1-0.3 us
-// each on a VM). So: one map lookup gives the namespace's record, which carries the policy summaries itself
-// (no second map, no entry object in between); the summaries are a frozen array handed out as is (no copy).
-// Policies of a namespace the view does not hold yet (the policy list ran ahead) wait in `orphans`.
+// each on a VM). So a Pod CREATE reads one record: the map lookup gives it, and it holds the coverage of the
+// namespace's policies (worked out when they change, not per request); the labels it holds are the guard's own,
+// and a namespace without any shares one empty object. The summaries themselves are a frozen array handed out as
+// is (no copy), read by the NetworkPolicy rules. Policies of a namespace the view does not hold yet (the policy
+// list ran ahead) wait in `orphans`.
 // Per namespace the summaries are replaced copy-on-write when a policy changes. Summaries are values: the same
 // policy name with the same verdicts in many namespaces (a platform's or a Helm chart's policies, the guard's own
 // deny-all) is one shared frozen object (a bounded intern table), so 100,000 policies cost little more than their
@@ -75,7 +126,12 @@ export class MemoryView implements ClusterView {
   /** The namespace's summaries; the array is shared and frozen: do not keep it expecting updates. */
   policies(namespace: string): readonly PolicySummary[] {
     const r = this.namespaces.get(namespace)
-    return r ? r[POLICIES] : (this.orphans.get(namespace) ?? NO_POLICIES)
+    return r ? NamespaceRecord.policies(r) : (this.orphans.get(namespace) ?? NO_POLICIES)
+  }
+
+  policyCoverage(namespace: string): Coverage {
+    const r = this.namespaces.get(namespace)
+    return r ? NamespaceRecord.coverage(r) : sharedCoverage(this.orphans.get(namespace) ?? NO_POLICIES)
   }
 
   pendingInjection(namespace: string): number | undefined {
@@ -92,7 +148,7 @@ export class MemoryView implements ClusterView {
 
   policyCount(): number {
     let n = 0
-    for (const r of this.namespaces.values()) n += r[POLICIES].length
+    for (const r of this.namespaces.values()) n += NamespaceRecord.policies(r).length
     for (const list of this.orphans.values()) n += list.length
     return n
   }
@@ -100,7 +156,7 @@ export class MemoryView implements ClusterView {
   upsertNamespace(ns: Namespace | NamespaceInfo): void {
     const info = asNamespaceInfo(ns)
     if (!info) return
-    const policies = this.namespaces.get(info.name)?.[POLICIES] ?? this.orphans.get(info.name) ?? NO_POLICIES
+    const policies = this.policiesOf(this.namespaces.get(info.name)) ?? this.orphans.get(info.name) ?? NO_POLICIES
     this.orphans.delete(info.name)
     const r = record(info, policies)
     this.namespaces.set(r.name, r)
@@ -162,7 +218,7 @@ export class MemoryView implements ClusterView {
     for (const ns of list) {
       const info = asNamespaceInfo(ns)
       if (!info) continue
-      const policies = prev.get(info.name)?.[POLICIES] ?? this.orphans.get(info.name) ?? NO_POLICIES
+      const policies = this.policiesOf(prev.get(info.name)) ?? this.orphans.get(info.name) ?? NO_POLICIES
       const r = record(info, policies.length > 0 ? Object.freeze(policies.slice()) : NO_POLICIES)
       next.set(r.name, r)
     }
@@ -209,9 +265,13 @@ export class MemoryView implements ClusterView {
 
   private setPolicies(namespace: string, list: readonly PolicySummary[]): void {
     const r = this.namespaces.get(namespace)
-    if (r) r[POLICIES] = list
+    if (r) NamespaceRecord.setPolicies(r, list)
     else if (list.length > 0) this.orphans.set(namespace, list)
     else this.orphans.delete(namespace)
+  }
+
+  private policiesOf(r: NamespaceRecord | undefined): readonly PolicySummary[] | undefined {
+    return r ? NamespaceRecord.policies(r) : undefined
   }
 
   private toSummary(p: NetworkPolicy | PolicySummary): PolicySummary {

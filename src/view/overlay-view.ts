@@ -1,6 +1,6 @@
 // A view that replaces one namespace's policies (and terminating state) with fresher data read from
 // the API server, leaving everything else to the underlying view.
-import type { PolicySummary } from '../policy/coverage.js'
+import { coverageOf, type Coverage, type PolicySummary } from '../policy/coverage.js'
 import type { ClusterView, NamespaceInfo } from './cluster-view.js'
 
 export class NamespaceOverlayView implements ClusterView {
@@ -21,6 +21,10 @@ export class NamespaceOverlayView implements ClusterView {
 
   policies(namespace: string): readonly PolicySummary[] {
     return namespace === this.ns ? this.fresh : this.base.policies(namespace)
+  }
+
+  policyCoverage(namespace: string): Coverage {
+    return namespace === this.ns ? coverageOf(this.fresh) : this.base.policyCoverage(namespace)
   }
 
   pendingInjection(namespace: string): number | undefined {

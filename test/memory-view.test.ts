@@ -1,0 +1,167 @@
+// MemoryView: the in-memory cluster view both the state file and the watches fill. Checked against a plain model
+// (maps of namespaces and policy lists) over random sequences of the operations the reflectors perform: what it
+// answers, and the coverage it keeps with each namespace, must always be what the model's policies give.
+import t from 'tap'
+import fc from 'fast-check'
+import type { Namespace, NetworkPolicy } from '../src/k8s/types.js'
+import { coverageOf, summarizePolicy } from '../src/policy/coverage.js'
+import type { NamespaceInfo } from '../src/view/cluster-view.js'
+import { MemoryView, namespaceInfo } from '../src/view/memory-view.js'
+
+const NAMESPACES = ['team-a', 'team-b', 'team-c', 'kube-system']
+const POLICY_NAMES = ['deny-all', 'deny-ingress', 'allow-web', 'netpol-guard-deny-all']
+
+function namespaceObject(name: string, labels: Record<string, string>, terminating = false): Namespace {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, creationTimestamp: '2026-01-02T03:04:05Z' }, status: { phase: terminating ? 'Terminating' : 'Active' } }
+}
+
+function policyObject(namespace: string, name: string, spec: Record<string, unknown>, managed: boolean): NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace, ...(managed ? { labels: { 'app.kubernetes.io/managed-by': 'netpol-guard' } } : {}) },
+    spec,
+  }
+}
+
+const specs = fc.constantFrom<Record<string, unknown>>(
+  { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  { podSelector: {}, policyTypes: ['Ingress'] },
+  { podSelector: {}, policyTypes: ['Egress'] },
+  { podSelector: {} },
+  { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress', 'Egress'] },
+  { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{}] },
+)
+const labelSets = fc.constantFrom<Record<string, string>>(
+  {},
+  { team: 'a', 'kubernetes.io/metadata.name': 'x' },
+  { 'netpol-guard.io/exempt': 'true', team: 'a' },
+  { 'netpol-guard.io/mode': 'dry-run' },
+  { 'netpol-guard.io/deny-all': 'injected', 'netpol-guard.io/mode': 'enforce', other: 'y' },
+)
+
+type Op =
+  | { op: 'upsertNamespace'; ns: string; labels: Record<string, string>; terminating: boolean }
+  | { op: 'deleteNamespace'; ns: string }
+  | { op: 'upsertPolicy'; ns: string; name: string; spec: Record<string, unknown>; managed: boolean }
+  | { op: 'deletePolicy'; ns: string; name: string }
+  | { op: 'replaceNamespaces'; list: { ns: string; labels: Record<string, string> }[] }
+  | { op: 'replacePolicies'; list: { ns: string; name: string; spec: Record<string, unknown>; managed: boolean }[] }
+
+const ns = fc.constantFrom(...NAMESPACES)
+const pname = fc.constantFrom(...POLICY_NAMES)
+const ops: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant('upsertNamespace' as const), ns, labels: labelSets, terminating: fc.boolean() }),
+  fc.record({ op: fc.constant('deleteNamespace' as const), ns }),
+  fc.record({ op: fc.constant('upsertPolicy' as const), ns, name: pname, spec: specs, managed: fc.boolean() }),
+  fc.record({ op: fc.constant('upsertPolicy' as const), ns, name: pname, spec: specs, managed: fc.boolean() }),
+  fc.record({ op: fc.constant('deletePolicy' as const), ns, name: pname }),
+  fc.record({ op: fc.constant('replaceNamespaces' as const), list: fc.array(fc.record({ ns, labels: labelSets }), { maxLength: 4 }) }),
+  fc.record({
+    op: fc.constant('replacePolicies' as const),
+    list: fc.array(fc.record({ ns, name: pname, spec: specs, managed: fc.boolean() }), { maxLength: 8 }),
+  }),
+)
+
+/** The guard's labels of a label set, as the view keeps them. */
+function guardOnly(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith('netpol-guard.io/')))
+}
+
+t.test('the view answers as a plain model of namespaces and policies does, coverage included', async (t) => {
+  fc.assert(
+    fc.property(fc.array(ops, { maxLength: 40 }), (sequence) => {
+      const view = new MemoryView()
+      const namespaces = new Map<string, { labels: Record<string, string>; terminating: boolean }>()
+      const policies = new Map<string, Map<string, NetworkPolicy>>()
+      const policiesOf = (n: string) => policies.get(n) ?? policies.set(n, new Map()).get(n)!
+      for (const o of sequence) {
+        switch (o.op) {
+          case 'upsertNamespace':
+            view.upsertNamespace(namespaceObject(o.ns, o.labels, o.terminating))
+            namespaces.set(o.ns, { labels: o.labels, terminating: o.terminating })
+            break
+          case 'deleteNamespace':
+            view.deleteNamespace(o.ns)
+            namespaces.delete(o.ns)
+            policies.delete(o.ns)
+            break
+          case 'upsertPolicy':
+            view.upsertPolicy(o.ns, policyObject(o.ns, o.name, o.spec, o.managed))
+            policiesOf(o.ns).set(o.name, policyObject(o.ns, o.name, o.spec, o.managed))
+            break
+          case 'deletePolicy':
+            view.deletePolicy(o.ns, o.name)
+            policies.get(o.ns)?.delete(o.name)
+            break
+          case 'replaceNamespaces': {
+            view.replaceNamespaces(o.list.map((x) => namespaceObject(x.ns, x.labels)))
+            const next = new Map(o.list.map((x) => [x.ns, { labels: x.labels, terminating: false }]))
+            // a namespace that is gone takes its policies with it; policies of never-seen namespaces stay
+            for (const name of namespaces.keys()) if (!next.has(name)) policies.delete(name)
+            namespaces.clear()
+            for (const [k, v] of next) namespaces.set(k, v)
+            break
+          }
+          case 'replacePolicies':
+            view.replacePolicies(o.list.map((x) => ({ namespace: x.ns, policy: policyObject(x.ns, x.name, x.spec, x.managed) })))
+            policies.clear()
+            for (const x of o.list) policiesOf(x.ns).set(x.name, policyObject(x.ns, x.name, x.spec, x.managed))
+            break
+        }
+      }
+      for (const name of NAMESPACES) {
+        const model = namespaces.get(name)
+        const info = view.namespace(name)
+        if (!model) {
+          if (info !== undefined) return false
+        } else if (!info || info.name !== name || info.terminating !== model.terminating) return false
+        else if (JSON.stringify(info.labels) !== JSON.stringify(guardOnly(model.labels))) return false
+        const expected = [...(policies.get(name)?.values() ?? [])].map(summarizePolicy)
+        const got = view.policies(name)
+        if (JSON.stringify([...got].sort((a, b) => a.name.localeCompare(b.name))) !== JSON.stringify(expected.sort((a, b) => a.name.localeCompare(b.name))))
+          return false
+        const cov = view.policyCoverage(name)
+        const want = coverageOf(expected)
+        if (cov.ingress !== want.ingress || cov.egress !== want.egress) return false
+      }
+      return true
+    }),
+    { numRuns: 2000 },
+  )
+})
+
+t.test('a namespace keeps only the guard labels, and one without any shares an empty frozen object', async (t) => {
+  const view = new MemoryView()
+  view.upsertNamespace(namespaceObject('plain', { team: 'a', 'kubernetes.io/metadata.name': 'plain' }))
+  view.upsertNamespace(namespaceObject('other', {}))
+  view.upsertNamespace(namespaceObject('exempt', { 'netpol-guard.io/exempt': 'true', team: 'b' }))
+  t.same(view.namespace('plain')!.labels, {})
+  t.equal(view.namespace('plain')!.labels, view.namespace('other')!.labels, 'shared')
+  t.ok(Object.isFrozen(view.namespace('plain')!.labels))
+  t.same(view.namespace('exempt')!.labels, { 'netpol-guard.io/exempt': 'true' })
+  // a NamespaceInfo handed in (the standalone and test paths) is filtered and copied as well
+  const info: NamespaceInfo = { name: 'given', labels: { 'netpol-guard.io/mode': 'dry-run', app: 'x' }, terminating: false, createdAt: 5 }
+  view.upsertNamespace(info)
+  t.same(view.namespace('given'), { name: 'given', labels: { 'netpol-guard.io/mode': 'dry-run' }, terminating: false, createdAt: 5 })
+  ;(info.labels as Record<string, string>)['netpol-guard.io/mode'] = 'enforce'
+  t.equal(view.namespace('given')!.labels['netpol-guard.io/mode'], 'dry-run', 'the caller object is not kept')
+  // non-string label values are not labels
+  t.same(namespaceInfo({ metadata: { name: 'odd', labels: { 'netpol-guard.io/exempt': true as unknown as string } } })!.labels, {})
+  // what JSON and spreads see of a namespace: its info only, nothing of the view's bookkeeping
+  view.upsertPolicy('exempt', policyObject('exempt', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }, false))
+  t.same(JSON.parse(JSON.stringify(view.namespace('exempt'))), { name: 'exempt', labels: { 'netpol-guard.io/exempt': 'true' }, terminating: false, createdAt: Date.parse('2026-01-02T03:04:05Z') })
+  t.same({ ...view.namespace('exempt') }, { name: 'exempt', labels: { 'netpol-guard.io/exempt': 'true' }, terminating: false, createdAt: Date.parse('2026-01-02T03:04:05Z') })
+})
+
+t.test('policies that arrive before their namespace count for it once it comes', async (t) => {
+  const view = new MemoryView()
+  view.upsertPolicy('early', policyObject('early', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }, true))
+  t.same(view.policyCoverage('early'), { ingress: true, egress: true }, 'an orphan list has its coverage too')
+  t.equal(view.namespace('early'), undefined)
+  view.upsertNamespace(namespaceObject('early', {}))
+  t.same(view.policyCoverage('early'), { ingress: true, egress: true })
+  view.deletePolicy('early', 'deny-all')
+  t.same(view.policyCoverage('early'), { ingress: false, egress: false }, 'kept up to date on delete')
+  t.same(view.policyCoverage('never-seen'), { ingress: false, egress: false })
+})
