@@ -30,9 +30,11 @@ function isEmptySelector(sel: unknown): boolean {
   if (sel === undefined || sel === null) return true
   if (!isRecord(sel)) return false
   const s = sel as LabelSelector
-  const labels = isRecord(s.matchLabels) ? Object.keys(s.matchLabels).length : 0
-  const exprs = Array.isArray(s.matchExpressions) ? s.matchExpressions.length : 0
-  return labels === 0 && exprs === 0
+  if (Array.isArray(s.matchExpressions) && s.matchExpressions.length > 0) return false
+  // Any own key of matchLabels makes the selector select some pods only (no key array built: this runs on every
+  // NetworkPolicy request).
+  if (isRecord(s.matchLabels)) for (const k in s.matchLabels) if (Object.hasOwn(s.matchLabels, k)) return false
+  return true
 }
 
 function rulesOf(spec: Record<string, unknown>, field: 'ingress' | 'egress'): unknown[] {
