@@ -29,11 +29,11 @@ export function finding(rule: RuleId, text: string): Finding {
   return { rule, message: `[${rule}] ${text}` }
 }
 
-/** Free text from a request, made safe for a one-line message. */
 // Spaces are fine; line breaks and other vertical/tab white space would break the one-line message. Anchored and
 // negated: one loop over the text rather than a match attempt at every position (this runs on every refusal).
 const ONE_LINE = /^[^\n\r\t\v\f\u0085\u2028\u2029]*$/
 
+/** Free text from a request, made safe for a one-line message. */
 export function oneLine(text: string): string {
   return ONE_LINE.test(text) ? text : text.replace(/\s+/g, ' ').trim()
 }

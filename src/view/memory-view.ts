@@ -93,10 +93,6 @@ class NamespaceRecord implements NamespaceInfo {
   }
 }
 
-function record(info: NamespaceInfo, policies: readonly PolicySummary[]): NamespaceRecord {
-  return new NamespaceRecord(info, policies)
-}
-
 // Layout, for the admission hot path in large clusters. With 10,000 namespaces, what a request's namespace holds
 // is cold in the CPU caches (and TLB) when the request comes, and every pointer followed is a miss (~0.1-0.3 us
 // each on a VM). So a Pod CREATE reads one record: the map lookup gives it, and it holds the coverage of the
@@ -158,7 +154,7 @@ export class MemoryView implements ClusterView {
     if (!info) return
     const policies = this.policiesOf(this.namespaces.get(info.name)) ?? this.orphans.get(info.name) ?? NO_POLICIES
     this.orphans.delete(info.name)
-    const r = record(info, policies)
+    const r = new NamespaceRecord(info, policies)
     this.namespaces.set(r.name, r)
   }
 
@@ -219,7 +215,7 @@ export class MemoryView implements ClusterView {
       const info = asNamespaceInfo(ns)
       if (!info) continue
       const policies = this.policiesOf(prev.get(info.name)) ?? this.orphans.get(info.name) ?? NO_POLICIES
-      const r = record(info, policies.length > 0 ? Object.freeze(policies.slice()) : NO_POLICIES)
+      const r = new NamespaceRecord(info, policies.length > 0 ? Object.freeze(policies.slice()) : NO_POLICIES)
       next.set(r.name, r)
     }
     const orphans = new Map<string, readonly PolicySummary[]>()
@@ -256,7 +252,7 @@ export class MemoryView implements ClusterView {
     const next = new Map<string, NamespaceRecord>()
     for (const [name, r] of this.namespaces) {
       const arr = building.get(name)
-      const fresh = record(r, arr ? Object.freeze(arr.slice()) : NO_POLICIES)
+      const fresh = new NamespaceRecord(r, arr ? Object.freeze(arr.slice()) : NO_POLICIES)
       next.set(fresh.name, fresh)
     }
     this.namespaces = next
