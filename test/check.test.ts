@@ -1,5 +1,5 @@
 import t from 'tap'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { PassThrough } from 'node:stream'
@@ -18,6 +18,13 @@ async function run(args: string[]) {
 }
 
 const ex = (f: string) => join(ROOT, 'examples', 'manifests', f)
+
+/** A file in a fresh temporary directory; YAML documents given as a list are joined with `---`. */
+function tempFile(name: string, content: string | string[]): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'npg-check-')), name)
+  writeFileSync(path, Array.isArray(content) ? content.join('\n---\n') : content)
+  return path
+}
 
 t.test('a new namespace and its workload in one file pass: the namespace is injected', async (t) => {
   const r = await run(['check', ex('team-c.yaml')])
@@ -52,13 +59,11 @@ t.test('dry-run mode warns instead, exit 0; json output', async (t) => {
 })
 
 t.test('order matters: a workload before its namespace deny-all is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
-  const f = join(dir, 'm.yaml')
-  writeFileSync(f, [
+  const f = tempFile('m.yaml', [
     'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: fresh}\nspec: {containers: [{name: c, image: x}]}',
     'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: block, namespace: fresh}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}',
     'apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-, namespace: fresh}\nspec: {template: {spec: {containers: [{name: c, image: x}]}}}',
-  ].join('\n---\n'))
+  ])
   const r = await run(['check', f])
   t.equal(r.code, 1)
   t.match(r.lines[0], /^DENY Pod fresh\/p \[require-deny-all\]/)
@@ -67,17 +72,14 @@ t.test('order matters: a workload before its namespace deny-all is refused', asy
 })
 
 t.test('bad input exits 2 naming the file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
-  const broken = join(dir, 'broken.yaml')
-  writeFileSync(broken, 'kind: [unclosed\n')
+  const broken = tempFile('broken.yaml', 'kind: [unclosed\n')
   let r = await run(['check', broken])
   t.equal(r.code, 2)
   t.match(r.stderr, broken)
-  r = await run(['check', join(dir, 'missing.yaml')])
+  r = await run(['check', join(dirname(broken), 'missing.yaml')])
   t.equal(r.code, 2)
   t.match(r.stderr, /missing\.yaml: cannot read file \(ENOENT\)/)
-  const nokind = join(dir, 'nokind.yaml')
-  writeFileSync(nokind, 'apiVersion: v1\nmetadata: {name: x}\n')
+  const nokind = tempFile('nokind.yaml', 'apiVersion: v1\nmetadata: {name: x}\n')
   r = await run(['check', nokind])
   t.equal(r.code, 2)
   t.match(r.stderr, /has no kind/)
@@ -91,27 +93,22 @@ t.test('bad input exits 2 naming the file', async (t) => {
 })
 
 t.test('a config file switches rules off and adds exemptions', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
-  const cfg = join(dir, 'config.yaml')
-  writeFileSync(cfg, 'rules:\n  no-global-policy: false\nexemptNamespaces: [team-b]\n')
+  const cfg = tempFile('config.yaml', 'rules:\n  no-global-policy: false\nexemptNamespaces: [team-b]\n')
   const r = await run(['check', '--config', cfg, '--state', DEMO_STATE, ex('non-compliant.yaml')])
   t.match(r.lines[0], /^ALLOW Deployment team-b\/api$/)
   t.match(r.lines[3], /^ALLOW GlobalNetworkPolicy allow-dns$/)
-  const bad = join(dir, 'bad.yaml')
-  writeFileSync(bad, 'rules:\n  no-such-rule: true\n')
+  const bad = tempFile('bad.yaml', 'rules:\n  no-such-rule: true\n')
   const r2 = await run(['check', '--config', bad, ex('team-c.yaml')])
   t.equal(r2.code, 2)
   t.match(r2.stderr, /unknown rule "no-such-rule"/)
 })
 
 t.test('re-applying namespaces that already carry guard labels is not a label change', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'npg-check-'))
-  const f = join(dir, 'ns.yaml')
-  writeFileSync(f, [
+  const f = tempFile('ns.yaml', [
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a, labels: {kubernetes.io/metadata.name: team-a, netpol-guard.io/deny-all: injected}}',
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: legacy, labels: {kubernetes.io/metadata.name: legacy, netpol-guard.io/exempt: "true"}}',
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b, labels: {kubernetes.io/metadata.name: team-b, netpol-guard.io/exempt: "true"}}',
-  ].join('\n---\n'))
+  ])
   const r = await run(['check', '--state', DEMO_STATE, f])
   t.equal(r.lines[0], 'ALLOW Namespace team-a')
   t.equal(r.lines[1], 'ALLOW Namespace legacy')
