@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateState, requestMix, type MixRequest } from './workload.js'
+import { numberOption } from './options.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 
@@ -67,20 +68,15 @@ function options(root: string): Options {
     },
   })
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections C] [--namespaces N] [--out FILE] [--keep-logs] [--cpu-prof DIR]\n')
+    process.stdout.write('usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections C] [--namespaces N] [--out FILE] [--keep-logs] [--cpu-prof DIR] [--log-level LEVEL]\n')
     process.exit(0)
   }
-  const num = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v)
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, not "${v}"`)
-    return n
-  }
   return {
-    duration: num('duration', values.duration, 1),
-    rounds: Math.floor(num('rounds', values.rounds, 1)),
-    warmup: num('warmup', values.warmup, 0),
-    connections: Math.floor(num('connections', values.connections, 1)),
-    namespaces: Math.floor(num('namespaces', values.namespaces, 10)),
+    duration: numberOption('duration', values.duration, 1),
+    rounds: Math.floor(numberOption('rounds', values.rounds, 1)),
+    warmup: numberOption('warmup', values.warmup, 0),
+    connections: Math.floor(numberOption('connections', values.connections, 1)),
+    namespaces: Math.floor(numberOption('namespaces', values.namespaces, 10)),
     out: resolve(values.out!),
     keepLogs: values['keep-logs'] === true,
     logLevel: values['log-level']!,

@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util'
 import v8 from 'node:v8'
 import { denyAllPolicy } from '../src/policy/coverage.js'
 import { FakeApiServer, type FakeObject } from '../test/fake-apiserver.js'
+import { numberOption } from './options.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const GUARD_NS = 'netpol-guard'
@@ -519,11 +520,7 @@ function options(): Options {
     process.stdout.write('usage: npm run bench:scale -- [--namespaces N] [--policies-per-ns P] [--reconcile-namespaces R] [--create-latency-ms MS] [--iterations I] [--rounds K] [--phase all|scale|reconcile] [--out FILE]\n')
     process.exit(0)
   }
-  const num = (name: string, v: string | undefined, min: number): number => {
-    const n = Number(v)
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, not "${v}"`)
-    return Math.floor(n)
-  }
+  const num = (name: string, v: string | undefined, min: number): number => Math.floor(numberOption(name, v, min))
   const phase = values.phase as Options['phase']
   if (!['all', 'scale', 'reconcile'].includes(phase)) throw new Error('--phase must be all, scale or reconcile')
   return {
