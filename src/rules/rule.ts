@@ -1,7 +1,7 @@
 // What a rule is: a pure function of (request, cluster view, config, clock) returning a finding or nothing.
 import type { GuardConfig, RuleId } from '../config.js'
 import { isRecord, metaString, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, type AdmissionRequest } from '../k8s/types.js'
-import { coverageOf, type Coverage, type PolicySummary } from '../policy/coverage.js'
+import type { Coverage } from '../policy/coverage.js'
 import { kindOf } from '../policy/kinds.js'
 import type { ClusterView } from '../view/cluster-view.js'
 
@@ -87,9 +87,8 @@ export function namespaceCoverage(
   namespace: string,
   cfg: GuardConfig,
   now: number,
-  policies?: readonly PolicySummary[],
 ): NamespaceCoverage {
-  const c = policies ? coverageOf(policies) : view.policyCoverage(namespace)
+  const c = view.policyCoverage(namespace)
   if (c.ingress && c.egress) return { ingress: true, egress: true, pending: false }
   if (injectionPending(view, namespace, cfg, now)) return { ingress: true, egress: true, pending: true }
   return { ingress: c.ingress, egress: c.egress, pending: false }
