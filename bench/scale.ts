@@ -30,6 +30,7 @@ import v8 from 'node:v8'
 import { denyAllPolicy } from '../src/policy/coverage.js'
 import { FakeApiServer, type FakeObject } from '../test/fake-apiserver.js'
 import { numberOption } from './options.js'
+import { isUncovered, nsName } from './workload.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const GUARD_NS = 'netpol-guard'
@@ -38,9 +39,6 @@ const MiB = 1024 * 1024
 
 // ------------------------------------------------------------------------------------------ cluster generation
 
-const nsName = (i: number): string => `team-${String(i).padStart(5, '0')}`
-/** Every tenth namespace lacks egress deny (an ingress-only default deny): uncovered. */
-const isUncovered = (i: number): boolean => i % 10 === 9
 const TS = '2025-06-01T10:00:00Z'
 
 function namespaceObject(i: number): FakeObject {
@@ -354,7 +352,10 @@ async function guardMain(): Promise<void> {
           }
           reviews = Array.from({ length: 4096 }, (_, k) => {
             const ns = rand() < 0.05 ? 'kube-system' : nsName(Math.floor(rand() * m.namespaces))
-            return podCreate(`c0000000-0000-4000-8000-${String(k).padStart(12, '0')}`, ns, `web-${k}`)
+            // Through JSON.parse, as the server hands reviews to the handler. It matters for the lookup: V8 returns a
+            // parsed string of up to 10 characters (team-00042) as its one internalized copy, as it does for the view's
+            // keys (parsed from the API server's JSON), so the Map compares pointers instead of characters.
+            return JSON.parse(JSON.stringify(podCreate(`c0000000-0000-4000-8000-${String(k).padStart(12, '0')}`, ns, `web-${k}`))) as ReturnType<typeof podCreate>
           })
           // Warm-up: JIT and caches.
           for (let k = 0; k < 20_000; k++) await handler.validate(reviews[k % reviews.length] as never)
