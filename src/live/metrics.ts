@@ -18,7 +18,7 @@ export function liveMetrics(registry: Registry): LiveMetrics {
   return {
     injections: getOr(registry, 'netpol_guard_injections_total', () => new Counter({
       name: 'netpol_guard_injections_total',
-      help: 'Deny-all NetworkPolicy creations by result (created, exists, conflict, namespace_gone, failed).',
+      help: 'Deny-all NetworkPolicy creations by result (created, exists, conflict, namespace_missing, namespace_terminating, failed).',
       labelNames: ['result'] as const,
       registers,
     })),
