@@ -8,7 +8,8 @@ import { coverageOf, summarizePolicy } from '../src/policy/coverage.js'
 import type { NamespaceInfo } from '../src/view/cluster-view.js'
 import { MemoryView, namespaceInfo } from '../src/view/memory-view.js'
 
-const NAMESPACES = ['team-a', 'team-b', 'team-c', 'kube-system']
+// '123' and 'constructor': names a plain object would treat specially (an array index, an inherited key).
+const NAMESPACES = ['team-a', 'team-b', 'team-c', 'kube-system', '123', 'constructor']
 const POLICY_NAMES = ['deny-all', 'deny-ingress', 'allow-web', 'netpol-guard-deny-all']
 
 function namespaceObject(name: string, labels: Record<string, string>, terminating = false): Namespace {
@@ -124,6 +125,18 @@ t.test('the view answers as a plain model of namespaces and policies does, cover
         const cov = view.policyCoverage(name)
         const want = coverageOf(expected)
         if (cov.ingress !== want.ingress || cov.egress !== want.egress) return false
+        // the state a request reads: the same labels, terminating state and coverage
+        const state = view.namespaceState(name)
+        if (!model) {
+          if (state !== undefined) return false
+        } else if (
+          !state ||
+          state.terminating !== model.terminating ||
+          JSON.stringify(state.labels) !== JSON.stringify(guardOnly(model.labels)) ||
+          state.coverage.ingress !== want.ingress ||
+          state.coverage.egress !== want.egress
+        )
+          return false
       }
       return true
     }),

@@ -17,9 +17,9 @@ function modeLabel(labels: Readonly<Record<string, string>> | undefined): Mode |
 export function requestMode(req: AdmissionRequest, view: ClusterView, cfg: GuardConfig): Mode {
   let labels: Readonly<Record<string, string>> | undefined
   if (sameResource(req.resource ?? { group: '', resource: '' }, NAMESPACES)) {
-    labels = req.oldObject ? labelsOf(req.oldObject) : req.name ? view.namespace(req.name)?.labels : undefined
+    labels = req.oldObject ? labelsOf(req.oldObject) : req.name ? view.namespaceState(req.name)?.labels : undefined
   } else if (req.namespace) {
-    labels = view.namespace(req.namespace)?.labels
+    labels = view.namespaceState(req.namespace)?.labels
   }
   return modeLabel(labels) ?? cfg.mode
 }

@@ -15,7 +15,7 @@ export const noAllowAll: Rule = {
     // The UPDATE that finishes a deletion (finalizer removal) must not be stuck on the policy's content.
     if (request.operation === 'UPDATE' && metaString(request.object, 'deletionTimestamp')) return undefined
     const ns = request.namespace
-    if (ns && isExemptNamespace(ns, view.namespace(ns)?.labels, config)) return undefined
+    if (ns && isExemptNamespace(ns, view.namespaceState(ns)?.labels, config)) return undefined
     const s = summarizePolicy(request.object as NetworkPolicy)
     if (!s.allowAllIngress && !s.allowAllEgress) return undefined
     const dirs =

@@ -20,9 +20,9 @@ export const protectDenyAll: Rule = {
     const ns = request.namespace
     const name = request.name || metaString(request.oldObject, 'name') || metaString(request.object, 'name')
     if (!ns || !name) return undefined
-    const info = view.namespace(ns)
-    if (isExemptNamespace(ns, info?.labels, config)) return undefined
-    if (info?.terminating || request.userInfo?.username === NAMESPACE_CONTROLLER) return undefined
+    const state = view.namespaceState(ns)
+    if (isExemptNamespace(ns, state?.labels, config)) return undefined
+    if (state?.terminating || request.userInfo?.username === NAMESPACE_CONTROLLER) return undefined
 
     // Coverage of the namespace's other policies, and the known version of this one, in one pass.
     const policies = view.policies(ns)

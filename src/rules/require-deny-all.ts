@@ -11,10 +11,10 @@ export const requireDenyAll: Rule = {
     if (!findResource(POD_WORKLOADS, request.resource)) return undefined
     const ns = request.namespace || metaString(request.object, 'namespace')
     if (!ns) return undefined
-    const info = view.namespace(ns)
-    if (isExemptNamespace(ns, info?.labels, config)) return undefined
+    const state = view.namespaceState(ns)
+    if (isExemptNamespace(ns, state?.labels, config)) return undefined
     // Creation in a terminating namespace fails in the API server anyway.
-    if (info?.terminating) return undefined
+    if (state?.terminating) return undefined
     const cov = namespaceCoverage(view, ns, config, now)
     if (cov.ingress && cov.egress) return undefined
     return finding(

@@ -75,11 +75,10 @@ export function injectionPending(view: ClusterView, namespace: string, cfg: Guar
   const graceMs = cfg.injectionGraceSeconds * 1000
   const promised = view.pendingInjection(namespace)
   if (promised !== undefined && now - promised <= graceMs) return true
-  const ns = view.namespace(namespace)
-  if (ns && ns.labels[LABEL_DENY_ALL] === LABEL_DENY_ALL_INJECTED && ns.createdAt !== undefined) {
-    return now - ns.createdAt <= graceMs && now - ns.createdAt >= -graceMs
-  }
-  return false
+  // The label first (in the state, which the caller has just read): the full record only for a labelled namespace.
+  if (view.namespaceState(namespace)?.labels[LABEL_DENY_ALL] !== LABEL_DENY_ALL_INJECTED) return false
+  const createdAt = view.namespace(namespace)?.createdAt
+  return createdAt !== undefined && now - createdAt <= graceMs && now - createdAt >= -graceMs
 }
 
 export function namespaceCoverage(

@@ -15,9 +15,23 @@ export interface NamespaceInfo {
   createdAt?: number
 }
 
+/**
+ * What the admission rules read of a namespace on every request: its guard labels, whether it is terminating, and
+ * the deny-all coverage of its policies. Values, not identity: a view may hand the same object to every namespace in
+ * the same state (most carry no guard labels), so that the lookup is the only per-namespace memory a request touches.
+ */
+export interface NamespaceState {
+  readonly labels: Readonly<Record<string, string>>
+  readonly terminating: boolean
+  /** coverageOf(policies(namespace)) */
+  readonly coverage: Coverage
+}
+
 export interface ClusterView {
   /** The namespace as last seen, or undefined when the view does not hold it. */
   namespace(name: string): NamespaceInfo | undefined
+  /** namespace(name)'s labels and terminating state with policyCoverage(name), or undefined when namespace(name) is. */
+  namespaceState(name: string): NamespaceState | undefined
   /** Summaries of the namespace's NetworkPolicies (empty when none are known). */
   policies(namespace: string): readonly PolicySummary[]
   /** The deny-all coverage those policies give (coverageOf(policies(namespace))), which a view may keep ready. */

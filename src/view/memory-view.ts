@@ -2,7 +2,8 @@
 // The static (file) view and the live (watch) view both write into one of these.
 import { GUARD_LABEL_PREFIX, isRecord, type Namespace, type NetworkPolicy } from '../k8s/types.js'
 import { coverageOf, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
-import type { ClusterView, NamespaceInfo } from './cluster-view.js'
+import type { ClusterView, NamespaceInfo, NamespaceState } from './cluster-view.js'
+import { NameTable } from './name-table.js'
 
 /** Labels of a namespace that has none of the guard's: one shared object. */
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({})
@@ -57,9 +58,20 @@ function sharedCoverage(policies: readonly PolicySummary[]): Coverage {
   return COVERAGES[(c.ingress ? 1 : 0) | (c.egress ? 2 : 0)]!
 }
 
+// The eight states of a namespace without guard labels (terminating or not, four coverages), shared: what most
+// namespaces' entries in the state table point at.
+const UNLABELLED_STATES: readonly NamespaceState[] = [false, true].flatMap((terminating) =>
+  COVERAGES.map((coverage) => Object.freeze({ labels: NO_LABELS, terminating, coverage })),
+)
+
+function stateOf(labels: Readonly<Record<string, string>>, terminating: boolean, coverage: Coverage): NamespaceState {
+  if (labels === NO_LABELS) return UNLABELLED_STATES[(terminating ? 4 : 0) + COVERAGES.indexOf(coverage)]!
+  return Object.freeze({ labels, terminating, coverage })
+}
+
 /**
- * The view's own copy of a namespace's info. Its policy summaries and their coverage are private fields: not seen
- * by spreads, JSON or tests, and held inside the record itself (see the layout note below).
+ * The view's own copy of a namespace's info. Its policy summaries and its admission state (labels, terminating,
+ * coverage) are private fields: not seen by spreads, JSON or tests (see the layout note below).
  */
 class NamespaceRecord implements NamespaceInfo {
   readonly name: string
@@ -67,7 +79,7 @@ class NamespaceRecord implements NamespaceInfo {
   readonly terminating: boolean
   declare readonly createdAt?: number
   #policies: readonly PolicySummary[]
-  #coverage: Coverage
+  #state: NamespaceState
 
   constructor(info: NamespaceInfo, policies: readonly PolicySummary[]) {
     this.name = info.name
@@ -76,30 +88,31 @@ class NamespaceRecord implements NamespaceInfo {
     this.terminating = info.terminating
     if (info.createdAt !== undefined) (this as { createdAt?: number }).createdAt = info.createdAt
     this.#policies = policies
-    this.#coverage = sharedCoverage(policies)
+    this.#state = stateOf(this.labels, this.terminating, sharedCoverage(policies))
   }
 
   static policies(r: NamespaceRecord): readonly PolicySummary[] {
     return r.#policies
   }
 
-  static coverage(r: NamespaceRecord): Coverage {
-    return r.#coverage
+  static state(r: NamespaceRecord): NamespaceState {
+    return r.#state
   }
 
   static setPolicies(r: NamespaceRecord, policies: readonly PolicySummary[]): void {
     r.#policies = policies
-    r.#coverage = sharedCoverage(policies)
+    r.#state = stateOf(r.labels, r.terminating, sharedCoverage(policies))
   }
 }
 
 // Layout, for the admission hot path in large clusters. With 10,000 namespaces, what a request's namespace holds
 // is cold in the CPU caches (and TLB) when the request comes, and every pointer followed is a miss (~0.1-0.3 us
-// each on a VM). So a Pod CREATE reads one record: the map lookup gives it, and it holds the coverage of the
-// namespace's policies (worked out when they change, not per request); the labels it holds are the guard's own,
-// and a namespace without any shares one empty object. The summaries themselves are a frozen array handed out as
-// is (no copy), read by the NetworkPolicy rules. Policies of a namespace the view does not hold yet (the policy
-// list ran ahead) wait in `orphans`.
+// each on a VM). So a Pod CREATE reads one entry of the state table (NameTable: one probe), whose value is the
+// namespace's guard labels, terminating state and policy coverage (worked out when they change, not per request):
+// for a namespace without guard labels (most) one of eight shared objects, which stay in the caches. The record
+// (name, creation time, summaries) is read only when a request needs more: a coverage denial's grace period, the
+// NetworkPolicy rules. The summaries are a frozen array handed out as is (no copy). Policies of a namespace the
+// view does not hold yet (the policy list ran ahead) wait in `orphans`.
 // Per namespace the summaries are replaced copy-on-write when a policy changes. Summaries are values: the same
 // policy name with the same verdicts in many namespaces (a platform's or a Helm chart's policies, the guard's own
 // deny-all) is one shared frozen object (a bounded intern table), so 100,000 policies cost little more than their
@@ -110,13 +123,19 @@ function asNamespaceInfo(ns: Namespace | NamespaceInfo): NamespaceInfo | undefin
 }
 
 export class MemoryView implements ClusterView {
-  private namespaces = new Map<string, NamespaceRecord>()
+  private namespaces = new NameTable<NamespaceRecord>()
+  /** Each record's state, by name: what a request reads (see the layout note above). Kept in step with `namespaces`. */
+  private states = new NameTable<NamespaceState>()
   private orphans = new Map<string, readonly PolicySummary[]>()
   private readonly pending = new Map<string, number>()
   private readonly interned = new Map<string, PolicySummary>()
 
   namespace(name: string): NamespaceInfo | undefined {
     return this.namespaces.get(name)
+  }
+
+  namespaceState(name: string): NamespaceState | undefined {
+    return this.states.get(name)
   }
 
   /** The namespace's summaries; the array is shared and frozen: do not keep it expecting updates. */
@@ -126,8 +145,8 @@ export class MemoryView implements ClusterView {
   }
 
   policyCoverage(namespace: string): Coverage {
-    const r = this.namespaces.get(namespace)
-    return r ? NamespaceRecord.coverage(r) : sharedCoverage(this.orphans.get(namespace) ?? NO_POLICIES)
+    const s = this.states.get(namespace)
+    return s ? s.coverage : sharedCoverage(this.orphans.get(namespace) ?? NO_POLICIES)
   }
 
   pendingInjection(namespace: string): number | undefined {
@@ -156,10 +175,12 @@ export class MemoryView implements ClusterView {
     this.orphans.delete(info.name)
     const r = new NamespaceRecord(info, policies)
     this.namespaces.set(r.name, r)
+    this.states.set(r.name, NamespaceRecord.state(r))
   }
 
   deleteNamespace(name: string): void {
     this.namespaces.delete(name)
+    this.states.delete(name)
     this.orphans.delete(name)
     this.pending.delete(name)
   }
@@ -210,18 +231,21 @@ export class MemoryView implements ClusterView {
    */
   replaceNamespaces(list: Iterable<Namespace | NamespaceInfo>): void {
     const prev = this.namespaces
-    const next = new Map<string, NamespaceRecord>()
+    const next = new NameTable<NamespaceRecord>()
+    const states = new NameTable<NamespaceState>()
     for (const ns of list) {
       const info = asNamespaceInfo(ns)
       if (!info) continue
       const policies = this.policiesOf(prev.get(info.name)) ?? this.orphans.get(info.name) ?? NO_POLICIES
       const r = new NamespaceRecord(info, policies.length > 0 ? Object.freeze(policies.slice()) : NO_POLICIES)
       next.set(r.name, r)
+      states.set(r.name, NamespaceRecord.state(r))
     }
     const orphans = new Map<string, readonly PolicySummary[]>()
     for (const [name, list] of this.orphans) if (!next.has(name)) orphans.set(name, list)
     for (const name of prev.keys()) if (!next.has(name)) this.pending.delete(name) // gone while we were not watching
     this.namespaces = next
+    this.states = states
     this.orphans = orphans
   }
 
@@ -249,20 +273,25 @@ export class MemoryView implements ClusterView {
     const orphans = new Map<string, readonly PolicySummary[]>()
     for (const [name, arr] of building) if (!this.namespaces.has(name)) orphans.set(name, Object.freeze(arr.slice()))
     // Fresh records, each allocated right after its summaries array: one namespace's data sits together.
-    const next = new Map<string, NamespaceRecord>()
+    const next = new NameTable<NamespaceRecord>()
+    const states = new NameTable<NamespaceState>()
     for (const [name, r] of this.namespaces) {
       const arr = building.get(name)
       const fresh = new NamespaceRecord(r, arr ? Object.freeze(arr.slice()) : NO_POLICIES)
       next.set(fresh.name, fresh)
+      states.set(fresh.name, NamespaceRecord.state(fresh))
     }
     this.namespaces = next
+    this.states = states
     this.orphans = orphans
   }
 
   private setPolicies(namespace: string, list: readonly PolicySummary[]): void {
     const r = this.namespaces.get(namespace)
-    if (r) NamespaceRecord.setPolicies(r, list)
-    else if (list.length > 0) this.orphans.set(namespace, list)
+    if (r) {
+      NamespaceRecord.setPolicies(r, list)
+      this.states.set(namespace, NamespaceRecord.state(r))
+    } else if (list.length > 0) this.orphans.set(namespace, list)
     else this.orphans.delete(namespace)
   }
 

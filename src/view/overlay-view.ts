@@ -1,7 +1,7 @@
 // A view that replaces one namespace's policies (and terminating state) with fresher data read from
 // the API server, leaving everything else to the underlying view.
 import { coverageOf, type Coverage, type PolicySummary } from '../policy/coverage.js'
-import type { ClusterView, NamespaceInfo } from './cluster-view.js'
+import type { ClusterView, NamespaceInfo, NamespaceState } from './cluster-view.js'
 
 export class NamespaceOverlayView implements ClusterView {
   constructor(
@@ -17,6 +17,12 @@ export class NamespaceOverlayView implements ClusterView {
     const info = this.base.namespace(name)
     if (name !== this.ns || this.terminating === undefined) return info
     return { name, labels: info?.labels ?? {}, ...(info?.createdAt !== undefined ? { createdAt: info.createdAt } : {}), terminating: this.terminating }
+  }
+
+  namespaceState(name: string): NamespaceState | undefined {
+    if (name !== this.ns) return this.base.namespaceState(name)
+    const info = this.namespace(name)
+    return info ? { labels: info.labels, terminating: info.terminating, coverage: coverageOf(this.fresh) } : undefined
   }
 
   policies(namespace: string): readonly PolicySummary[] {
