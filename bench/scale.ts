@@ -10,9 +10,10 @@
 //      another replica keeps the guards followers (no writes). For each: time from startLive() to
 //      status.ready(); for the large one, RSS after sync (after a full GC) and peak RSS during sync.
 //   2. decisions: AdmissionHandler.validate on a Pod CREATE mix (random namespaces, ~10% uncovered, 5% exempt),
-//      in-process in each guard (logging on, to /dev/null; metrics on), timed one call at a time with
-//      process.hrtime; the small and the large guard take turns, round after round, so drift hits both alike, and
-//      run on the same CPU (taskset, when there are two or more).
+//      in-process in each guard (logging on, to /dev/null; metrics on), each review parsed from JSON just before
+//      its call (untimed, as the server hands it over), timed one call at a time with process.hrtime; the small
+//      and the large guard take turns, round after round, so drift hits both alike, and run on the same CPU
+//      (taskset, when there are two or more).
 //   3. reconcile: a fake with R namespaces (default 5,000) without deny-all coverage, no lease holder: the guard
 //      becomes leader and creates the deny-alls. The fake answers creates after a fixed latency (default 10 ms,
 //      like an API server writing to etcd) and counts the creates in flight at once.
