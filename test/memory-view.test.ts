@@ -46,7 +46,7 @@ type Op =
   | { op: 'deleteNamespace'; ns: string }
   | { op: 'upsertPolicy'; ns: string; name: string; spec: Record<string, unknown>; managed: boolean }
   | { op: 'deletePolicy'; ns: string; name: string }
-  | { op: 'replaceNamespaces'; list: { ns: string; labels: Record<string, string> }[] }
+  | { op: 'replaceNamespaces'; list: { ns: string; labels: Record<string, string>; terminating: boolean }[] }
   | { op: 'replacePolicies'; list: { ns: string; name: string; spec: Record<string, unknown>; managed: boolean }[] }
 
 const ns = fc.constantFrom(...NAMESPACES)
@@ -57,7 +57,7 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('upsertPolicy' as const), ns, name: pname, spec: specs, managed: fc.boolean() }),
   fc.record({ op: fc.constant('upsertPolicy' as const), ns, name: pname, spec: specs, managed: fc.boolean() }),
   fc.record({ op: fc.constant('deletePolicy' as const), ns, name: pname }),
-  fc.record({ op: fc.constant('replaceNamespaces' as const), list: fc.array(fc.record({ ns, labels: labelSets }), { maxLength: 4 }) }),
+  fc.record({ op: fc.constant('replaceNamespaces' as const), list: fc.array(fc.record({ ns, labels: labelSets, terminating: fc.boolean() }), { maxLength: 4 }) }),
   fc.record({
     op: fc.constant('replacePolicies' as const),
     list: fc.array(fc.record({ ns, name: pname, spec: specs, managed: fc.boolean() }), { maxLength: 8 }),
@@ -96,8 +96,8 @@ t.test('the view answers as a plain model of namespaces and policies does, cover
             policies.get(o.ns)?.delete(o.name)
             break
           case 'replaceNamespaces': {
-            view.replaceNamespaces(o.list.map((x) => namespaceObject(x.ns, x.labels)))
-            const next = new Map(o.list.map((x) => [x.ns, { labels: x.labels, terminating: false }]))
+            view.replaceNamespaces(o.list.map((x) => namespaceObject(x.ns, x.labels, x.terminating)))
+            const next = new Map(o.list.map((x) => [x.ns, { labels: x.labels, terminating: x.terminating }]))
             // a namespace that is gone takes its policies with it; policies of never-seen namespaces stay
             for (const name of namespaces.keys()) if (!next.has(name)) policies.delete(name)
             namespaces.clear()
@@ -111,6 +111,12 @@ t.test('the view answers as a plain model of namespaces and policies does, cover
             break
         }
       }
+      // what audit and the reconciler iterate
+      if (JSON.stringify([...view.namespaceNames()].sort()) !== JSON.stringify([...namespaces.keys()].sort())) return false
+      if (view.namespaceCount() !== namespaces.size) return false
+      let policyCount = 0
+      for (const m of policies.values()) policyCount += m.size
+      if (view.policyCount() !== policyCount) return false
       for (const name of NAMESPACES) {
         const model = namespaces.get(name)
         const info = view.namespace(name)
@@ -165,6 +171,45 @@ t.test('a namespace keeps only the guard labels, and one without any shares an e
   view.upsertPolicy('exempt', policyObject('exempt', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }, false))
   t.same(JSON.parse(JSON.stringify(view.namespace('exempt'))), { name: 'exempt', labels: { 'netpol-guard.io/exempt': 'true' }, terminating: false, createdAt: Date.parse('2026-01-02T03:04:05Z') })
   t.same({ ...view.namespace('exempt') }, { name: 'exempt', labels: { 'netpol-guard.io/exempt': 'true' }, terminating: false, createdAt: Date.parse('2026-01-02T03:04:05Z') })
+})
+
+t.test('namespaces in the same state share one state object and one label set', async (t) => {
+  const view = new MemoryView()
+  const denyAll = policyObject('x', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }, true)
+  for (const name of ['a', 'b', 'c']) {
+    view.upsertNamespace(namespaceObject(name, { 'netpol-guard.io/deny-all': 'injected', team: name }))
+    view.upsertPolicy(name, { ...denyAll, metadata: { ...denyAll.metadata, namespace: name } })
+  }
+  view.upsertNamespace(namespaceObject('d', { team: 'd', 'netpol-guard.io/deny-all': 'injected' }, true))
+  view.upsertNamespace(namespaceObject('plain-1', {}))
+  view.upsertNamespace(namespaceObject('plain-2', { team: 'x' }))
+  t.equal(view.namespaceState('a'), view.namespaceState('b'), 'same labels, terminating state and coverage: one object')
+  t.equal(view.namespaceState('a'), view.namespaceState('c'))
+  t.equal(view.namespace('a')!.labels, view.namespace('d')!.labels, 'the label set is shared whatever the other labels')
+  t.not(view.namespaceState('a'), view.namespaceState('d'), 'terminating and uncovered: another state')
+  t.equal(view.namespaceState('plain-1'), view.namespaceState('plain-2'))
+  t.ok(Object.isFrozen(view.namespaceState('a')) && Object.isFrozen(view.namespaceState('a')!.labels))
+  t.same(view.namespaceState('a'), { labels: { 'netpol-guard.io/deny-all': 'injected' }, terminating: false, coverage: { ingress: true, egress: true } })
+  // a policy change moves the namespace to the state it now has, and leaves the others
+  view.deletePolicy('b', 'deny-all')
+  t.same(view.namespaceState('b')!.coverage, { ingress: false, egress: false })
+  t.equal(view.namespaceState('a'), view.namespaceState('c'))
+  t.not(view.namespaceState('a'), view.namespaceState('b'))
+})
+
+t.test('past the bound on shared label sets, a namespace gets objects of its own and the same answers', async (t) => {
+  const view = new MemoryView()
+  for (let i = 0; i < 400; i++) view.upsertNamespace(namespaceObject(`n${i}`, { 'netpol-guard.io/mode': `v${i}`, 'netpol-guard.io/exempt': 'true' }))
+  for (let i = 0; i < 400; i++) {
+    const state = view.namespaceState(`n${i}`)!
+    if (state.labels['netpol-guard.io/mode'] !== `v${i}` || state.labels['netpol-guard.io/exempt'] !== 'true' || state.terminating) {
+      t.fail(`n${i}: ${JSON.stringify(state)}`)
+      return
+    }
+    t.equal(view.namespace(`n${i}`)!.labels, state.labels, `n${i}: the record and the state hold the same labels`)
+  }
+  view.upsertNamespace(namespaceObject('again', { 'netpol-guard.io/exempt': 'true', 'netpol-guard.io/mode': 'v399' }))
+  t.same(view.namespaceState('again')!.labels, { 'netpol-guard.io/mode': 'v399', 'netpol-guard.io/exempt': 'true' })
 })
 
 t.test('policies that arrive before their namespace count for it once it comes', async (t) => {

@@ -1,5 +1,5 @@
-// NameTable: the cluster view's string-keyed table must answer exactly as a Map does, for any key a name can be,
-// including the ones a plain object treats specially.
+// NameTable: the cluster view's string-keyed table must hold and answer what a Map would (the order of keys aside:
+// nothing relies on it), for any key a name can be, including the ones a plain object treats specially.
 import t from 'tap'
 import fc from 'fast-check'
 import { NameTable } from '../src/view/name-table.js'

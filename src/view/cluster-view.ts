@@ -18,7 +18,8 @@ export interface NamespaceInfo {
 /**
  * What the admission rules read of a namespace on every request: its guard labels, whether it is terminating, and
  * the deny-all coverage of its policies. Values, not identity: a view may hand the same object to every namespace in
- * the same state (most carry no guard labels), so that the lookup is the only per-namespace memory a request touches.
+ * the same state (the guard's labels take few values), so that the lookup is the only per-namespace memory a request
+ * touches.
  */
 export interface NamespaceState {
   readonly labels: Readonly<Record<string, string>>

@@ -8,15 +8,36 @@ import { NameTable } from './name-table.js'
 /** Labels of a namespace that has none of the guard's: one shared object. */
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({})
 
+// The guard's labels take few values (deny-all: injected on every namespace admitted through /mutate, exempt,
+// mode), so each distinct set of them is one shared frozen object, and so is each state built on one (stateOf):
+// what a request reads of a namespace is then an object many namespaces share, which stays in the CPU caches.
+// Bounded, since label values are whatever was written: past the bound a set gets objects of its own.
+const LABEL_SETS_MAX = 256
+const labelSets = new Map<string, Readonly<Record<string, string>>>()
+/** The states of each shared label set, at (terminating ? 4 : 0) + the index of the coverage in COVERAGES. */
+const statesOfLabelSet = new WeakMap<object, (NamespaceState | undefined)[]>([[NO_LABELS, []]])
+
 /** The guard's own labels (netpol-guard.io/...) among a namespace's labels: all that decisions read (see NamespaceInfo). */
 function guardLabels(labels: unknown): Readonly<Record<string, string>> {
   if (!isRecord(labels)) return NO_LABELS
+  // Already one of the shared sets (a NamespaceInfo this module made): nothing to filter.
+  if (statesOfLabelSet.has(labels)) return labels as Readonly<Record<string, string>>
   let own: Record<string, string> | undefined
   for (const k of Object.keys(labels)) {
     const v = labels[k]
     if (typeof v === 'string' && k.startsWith(GUARD_LABEL_PREFIX)) (own ??= {})[k] = v
   }
-  return own ? Object.freeze(own) : NO_LABELS
+  if (!own) return NO_LABELS
+  const set = own
+  const key = JSON.stringify(Object.keys(set).sort().map((k) => [k, set[k]]))
+  const shared = labelSets.get(key)
+  if (shared) return shared
+  const frozen = Object.freeze(set)
+  if (labelSets.size < LABEL_SETS_MAX) {
+    labelSets.set(key, frozen)
+    statesOfLabelSet.set(frozen, [])
+  }
+  return frozen
 }
 
 export function namespaceInfo(ns: Namespace): NamespaceInfo | undefined {
@@ -58,15 +79,11 @@ function sharedCoverage(policies: readonly PolicySummary[]): Coverage {
   return COVERAGES[(c.ingress ? 1 : 0) | (c.egress ? 2 : 0)]!
 }
 
-// The eight states of a namespace without guard labels (terminating or not, four coverages), shared: what most
-// namespaces' entries in the state table point at.
-const UNLABELLED_STATES: readonly NamespaceState[] = [false, true].flatMap((terminating) =>
-  COVERAGES.map((coverage) => Object.freeze({ labels: NO_LABELS, terminating, coverage })),
-)
-
+/** A namespace's state: shared with every namespace with the same (shared) label set, terminating state and coverage. */
 function stateOf(labels: Readonly<Record<string, string>>, terminating: boolean, coverage: Coverage): NamespaceState {
-  if (labels === NO_LABELS) return UNLABELLED_STATES[(terminating ? 4 : 0) + COVERAGES.indexOf(coverage)]!
-  return Object.freeze({ labels, terminating, coverage })
+  const states = statesOfLabelSet.get(labels)
+  if (!states) return Object.freeze({ labels, terminating, coverage })
+  return (states[(terminating ? 4 : 0) + COVERAGES.indexOf(coverage)] ??= Object.freeze({ labels, terminating, coverage }))
 }
 
 /**
@@ -83,8 +100,8 @@ class NamespaceRecord implements NamespaceInfo {
 
   constructor(info: NamespaceInfo, policies: readonly PolicySummary[]) {
     this.name = info.name
-    // A copy, so that a caller's object is not kept; most namespaces carry none of the guard's labels.
-    this.labels = info.labels === NO_LABELS ? NO_LABELS : guardLabels(info.labels)
+    // A shared copy, so that a caller's object is not kept.
+    this.labels = guardLabels(info.labels)
     this.terminating = info.terminating
     if (info.createdAt !== undefined) (this as { createdAt?: number }).createdAt = info.createdAt
     this.#policies = policies
@@ -109,7 +126,7 @@ class NamespaceRecord implements NamespaceInfo {
 // is cold in the CPU caches (and TLB) when the request comes, and every pointer followed is a miss (~0.1-0.3 us
 // each on a VM). So a Pod CREATE reads one entry of the state table (NameTable: one probe), whose value is the
 // namespace's guard labels, terminating state and policy coverage (worked out when they change, not per request):
-// for a namespace without guard labels (most) one of eight shared objects, which stay in the caches. The record
+// an object shared by all namespaces in the same state, which stays in the caches (see guardLabels). The record
 // (name, creation time, summaries) is read only when a request needs more: a coverage denial's grace period, the
 // NetworkPolicy rules. The summaries are a frozen array handed out as is (no copy). Policies of a namespace the
 // view does not hold yet (the policy list ran ahead) wait in `orphans`.
