@@ -1,4 +1,4 @@
-// In-memory ClusterView: a map of namespace info and a map of per-namespace policy summaries.
+// In-memory ClusterView: per namespace a record (info and policy summaries) and the state requests read.
 // The static (file) view and the live (watch) view both write into one of these.
 import { GUARD_LABEL_PREFIX, isRecord, type Namespace, type NetworkPolicy } from '../k8s/types.js'
 import { coverageOf, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
@@ -66,7 +66,7 @@ function summaryKey(s: PolicySummary): string {
   return `${bits}:${s.name}`
 }
 
-// The four possible coverages, shared: a record points at one of them.
+// The four possible coverages, shared: a state points at one of them.
 const COVERAGES: readonly Coverage[] = [
   Object.freeze({ ingress: false, egress: false }),
   Object.freeze({ ingress: true, egress: false }),
@@ -87,8 +87,8 @@ function stateOf(labels: Readonly<Record<string, string>>, terminating: boolean,
 }
 
 /**
- * The view's own copy of a namespace's info. Its policy summaries and its admission state (labels, terminating,
- * coverage) are private fields: not seen by spreads, JSON or tests (see the layout note below).
+ * The view's own copy of a namespace's info. Its policy summaries are a private field: not seen by spreads, JSON or
+ * tests (see the layout note below).
  */
 class NamespaceRecord implements NamespaceInfo {
   readonly name: string
@@ -96,7 +96,6 @@ class NamespaceRecord implements NamespaceInfo {
   readonly terminating: boolean
   declare readonly createdAt?: number
   #policies: readonly PolicySummary[]
-  #state: NamespaceState
 
   constructor(info: NamespaceInfo, policies: readonly PolicySummary[]) {
     this.name = info.name
@@ -105,21 +104,20 @@ class NamespaceRecord implements NamespaceInfo {
     this.terminating = info.terminating
     if (info.createdAt !== undefined) (this as { createdAt?: number }).createdAt = info.createdAt
     this.#policies = policies
-    this.#state = stateOf(this.labels, this.terminating, sharedCoverage(policies))
   }
 
   static policies(r: NamespaceRecord): readonly PolicySummary[] {
     return r.#policies
   }
 
-  static state(r: NamespaceRecord): NamespaceState {
-    return r.#state
-  }
-
   static setPolicies(r: NamespaceRecord, policies: readonly PolicySummary[]): void {
     r.#policies = policies
-    r.#state = stateOf(r.labels, r.terminating, sharedCoverage(policies))
   }
+}
+
+/** What the state table holds for a record: its labels and terminating state, and the coverage of its policies. */
+function stateOfRecord(r: NamespaceRecord): NamespaceState {
+  return stateOf(r.labels, r.terminating, sharedCoverage(NamespaceRecord.policies(r)))
 }
 
 // Layout, for the admission hot path in large clusters. With 10,000 namespaces, what a request's namespace holds
@@ -192,7 +190,7 @@ export class MemoryView implements ClusterView {
     this.orphans.delete(info.name)
     const r = new NamespaceRecord(info, policies)
     this.namespaces.set(r.name, r)
-    this.states.set(r.name, NamespaceRecord.state(r))
+    this.states.set(r.name, stateOfRecord(r))
   }
 
   deleteNamespace(name: string): void {
@@ -256,7 +254,7 @@ export class MemoryView implements ClusterView {
       const policies = this.policiesOf(prev.get(info.name)) ?? this.orphans.get(info.name) ?? NO_POLICIES
       const r = new NamespaceRecord(info, policies.length > 0 ? Object.freeze(policies.slice()) : NO_POLICIES)
       next.set(r.name, r)
-      states.set(r.name, NamespaceRecord.state(r))
+      states.set(r.name, stateOfRecord(r))
     }
     const orphans = new Map<string, readonly PolicySummary[]>()
     for (const [name, list] of this.orphans) if (!next.has(name)) orphans.set(name, list)
@@ -296,7 +294,7 @@ export class MemoryView implements ClusterView {
       const arr = building.get(name)
       const fresh = new NamespaceRecord(r, arr ? Object.freeze(arr.slice()) : NO_POLICIES)
       next.set(fresh.name, fresh)
-      states.set(fresh.name, NamespaceRecord.state(fresh))
+      states.set(fresh.name, stateOfRecord(fresh))
     }
     this.namespaces = next
     this.states = states
@@ -307,7 +305,7 @@ export class MemoryView implements ClusterView {
     const r = this.namespaces.get(namespace)
     if (r) {
       NamespaceRecord.setPolicies(r, list)
-      this.states.set(namespace, NamespaceRecord.state(r))
+      this.states.set(namespace, stateOfRecord(r))
     } else if (list.length > 0) this.orphans.set(namespace, list)
     else this.orphans.delete(namespace)
   }

@@ -20,10 +20,6 @@ export class NameTable<V> {
   private readonly entries: Record<string, V> = Object.create(null) as Record<string, V>
   private count = 0
 
-  constructor(init?: Iterable<readonly [string, V]>) {
-    if (init) for (const [k, v] of init) this.set(k, v)
-  }
-
   get size(): number {
     return this.count
   }
