@@ -1,5 +1,6 @@
 import t from 'tap'
 import jsonpatch from 'fast-json-patch'
+import { fixture, noFixtures } from './helpers/requests.js'
 import { decodePatch, example, testServer } from './helpers/server.js'
 
 const post = (app: any, url: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -143,6 +144,17 @@ t.test('one decision log line with the fields an operator needs', async (t) => {
     mode: 'enforce',
   })
   t.type(line.ms, 'number')
+})
+
+t.test('a Namespace is logged by its name alone, though the apiserver also sends it as request.namespace', { skip: noFixtures }, async (t) => {
+  const { app, lines } = await testServer()
+  t.teardown(() => app.close())
+  const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: fixture('053-namespace-create.json') }
+  t.equal(review.request.namespace, review.request.name, 'recorded: request.namespace is the namespace itself')
+  await post(app, '/mutate', review)
+  const line = lines.find((l) => l.uid === review.request.uid)
+  t.match(line, { decision: 'patch', resource: 'namespaces' })
+  t.equal(line.object, review.request.name)
 })
 
 t.test('log levels: refusals and warnings at warn, changes at info, plain allowances at debug', async (t) => {

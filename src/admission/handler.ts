@@ -58,8 +58,10 @@ function logLevelOf(decision: 'allow' | 'deny' | 'warn' | 'patch', outcome: Muta
   return 'debug'
 }
 
+/** namespace/name; a Namespace is its name alone (the apiserver sets request.namespace to it as well). */
 function target(req: AdmissionRequest): string {
-  return req.namespace ? `${req.namespace}/${req.name ?? ''}` : (req.name ?? '')
+  if (!req.namespace || (req.resource?.resource === 'namespaces' && req.resource.group === '')) return req.name ?? ''
+  return `${req.namespace}/${req.name ?? ''}`
 }
 
 export class AdmissionHandler {

@@ -1,6 +1,7 @@
 // The AdmissionReview protocol (admission.k8s.io v1 and v1beta1): the request schema, and small
 // helpers that build responses (after controller-runtime's admission.Allowed/Denied/Patched).
 import type { AdmissionRequest } from '../k8s/types.js'
+import { quote } from './json-text.js'
 
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const
 export type AdmissionApiVersion = (typeof ADMISSION_VERSIONS)[number]
@@ -85,7 +86,7 @@ export const admissionReviewSchema = {
   },
 } as const
 
-/** Schema of the answer, so Fastify serializes it with a compiled serializer; every field we send is listed. */
+/** Schema of the answer (documentation, and what encodeReviewResponse writes); every field we send is listed. */
 export const admissionReviewResponseSchema = {
   type: 'object',
   properties: {
@@ -114,6 +115,26 @@ export const admissionReviewResponseSchema = {
     },
   },
 } as const
+
+/**
+ * The answer as JSON text, written field by field in the order above: one string built from constants and the few
+ * values that vary, where a generic serializer walks the schema and escapes every value. This runs on every request;
+ * JSON.parse of the result is the response itself (fields outside the schema are not written).
+ */
+export function encodeReviewResponse(review: AdmissionReviewResponse): string {
+  const r = review.response
+  let out = '{"apiVersion":' + quote(review.apiVersion) + ',"kind":"AdmissionReview","response":{"uid":' + quote(r.uid) + ',"allowed":' + (r.allowed ? 'true' : 'false')
+  const st = r.status
+  if (st !== undefined) {
+    out += ',"status":{"metadata":{},"status":' + quote(st.status) + ',"code":' + Math.trunc(st.code) + ',"reason":' + quote(st.reason) + ',"message":' + quote(st.message) + '}'
+  }
+  if (r.patchType !== undefined) out += ',"patchType":' + quote(r.patchType)
+  if (r.patch !== undefined) out += ',"patch":' + quote(r.patch)
+  // rare (dry-run, verification notes): arrays and maps of strings, as JSON.stringify writes them
+  if (r.warnings !== undefined) out += ',"warnings":' + JSON.stringify(r.warnings)
+  if (r.auditAnnotations !== undefined) out += ',"auditAnnotations":' + JSON.stringify(r.auditAnnotations)
+  return out + '}}'
+}
 
 export function allowed(uid: string): AdmissionResponse {
   return { uid, allowed: true }

@@ -3,7 +3,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
-import { admissionReviewResponseSchema, admissionReviewSchema, type AdmissionReview } from '../admission/review.js'
+import { admissionReviewResponseSchema, admissionReviewSchema, encodeReviewResponse, type AdmissionReview, type AdmissionReviewResponse } from '../admission/review.js'
 import type { ViewStatus } from '../view/effects.js'
 import type { AdmissionMetrics } from './metrics.js'
 
@@ -45,10 +45,14 @@ const admissionRoutes =
   (opts: ServerOptions): FastifyPluginAsync =>
   async (app) => {
     const schema = { body: admissionReviewSchema, response: { 200: admissionReviewResponseSchema } }
+    // The 200 answer is always an AdmissionReview response: written by its own encoder (review.ts), not a serializer
+    // compiled from the schema. Error answers (4xx) keep Fastify's default serializer.
+    const serializerCompiler = ({ httpStatus }: { httpStatus?: string }) =>
+      httpStatus === '200' ? (data: unknown) => encodeReviewResponse(data as AdmissionReviewResponse) : (data: unknown) => JSON.stringify(data)
     // Not async: the handler answers synchronously unless it must wait for the API server, and Fastify sends a
     // returned value (or awaits a returned promise) either way.
-    app.post<{ Body: AdmissionReview }>('/validate', { schema }, (req) => opts.handler.validate(req.body))
-    app.post<{ Body: AdmissionReview }>('/mutate', { schema }, (req) => opts.handler.mutate(req.body))
+    app.post<{ Body: AdmissionReview }>('/validate', { schema, serializerCompiler }, (req) => opts.handler.validate(req.body))
+    app.post<{ Body: AdmissionReview }>('/mutate', { schema, serializerCompiler }, (req) => opts.handler.mutate(req.body))
     // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
     for (const url of ['/validate', '/mutate']) {
       app.route({
