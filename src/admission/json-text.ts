@@ -10,8 +10,3 @@ export const PLAIN = /^[^\u0000-\u001f"\\\ud800-\udfff]*$/
 export function quote(s: string): string {
   return PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s)
 }
-
-/** For strings already known to be PLAIN. */
-export function quotePlain(s: string): string {
-  return '"' + s + '"'
-}
