@@ -25,13 +25,20 @@ const text = fc.oneof(
   fc.constantFrom('', '__proto__', '"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\ud800', '\udfff', '😀', 'a\ud83dz', '</script>'),
 )
 
+// Long strings too (quote remembers the last one of 64 characters or more), built so that some repeat.
+const longText = fc.oneof(
+  fc.string({ minLength: 60, maxLength: 300 }),
+  fc.string({ minLength: 60, maxLength: 300, unit: 'binary' }),
+  fc.constantFrom('x'.repeat(64), 'x'.repeat(63) + '"', 'x'.repeat(63) + '\ud800', 'y'.repeat(200)),
+)
+
 const response: fc.Arbitrary<AdmissionResponse> = fc
   .record({
     uid: text,
     kind: fc.constantFrom('allow', 'deny', 'patch'),
-    message: text,
+    message: fc.oneof(text, longText),
     code: fc.integer({ min: 400, max: 599 }),
-    reason: text,
+    reason: fc.oneof(fc.constant('Forbidden'), text),
     patch: fc.array(fc.record({ op: fc.constantFrom('add', 'replace'), path: text, value: fc.jsonValue() }), { maxLength: 3 }),
     warnings: fc.array(text, { maxLength: 3 }),
     annotations: fc.dictionary(text, text, { maxKeys: 3 }),
@@ -42,8 +49,9 @@ const response: fc.Arbitrary<AdmissionResponse> = fc
     return withAuditAnnotations(r, x.annotations)
   })
 
+// the apiVersion is one of the two the request schema accepts; the encoder quotes anything else all the same
 const review: fc.Arbitrary<AdmissionReviewResponse> = fc
-  .tuple(fc.constantFrom('admission.k8s.io/v1' as const, 'admission.k8s.io/v1beta1' as const), response)
+  .tuple(fc.oneof(fc.constantFrom('admission.k8s.io/v1' as const, 'admission.k8s.io/v1beta1' as const), text as fc.Arbitrary<any>), response)
   .map(([v, r]) => reviewResponse(v, r))
 
 t.test('quote writes what JSON.stringify writes', async (t) => {
@@ -52,6 +60,24 @@ t.test('quote writes what JSON.stringify writes', async (t) => {
     { numRuns: Math.round(2000 * SCALE) },
   )
   t.pass('2000 strings')
+})
+
+t.test('quote, called over and over as the log and the encoder call it, still writes what JSON.stringify writes', async (t) => {
+  let calls = 0
+  fc.assert(
+    fc.property(fc.array(fc.oneof(text, longText), { minLength: 1, maxLength: 20 }), fc.nat(), (strings, seed) => {
+      // each string once, then again, and again as a separate copy with the same content
+      const order = [...strings, ...strings, ...strings.map((x) => (x + ' ').slice(0, -1))]
+      for (let i = 0; i < order.length; i++) {
+        const s = order[(i + seed) % order.length]!
+        calls++
+        if (quote(s) !== JSON.stringify(s)) return false
+      }
+      return true
+    }),
+    { numRuns: Math.round(500 * SCALE) },
+  )
+  t.ok(calls > 1000, `${calls} calls`)
 })
 
 t.test('encodeReviewResponse writes what JSON.stringify writes, byte for byte', async (t) => {

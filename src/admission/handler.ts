@@ -1,5 +1,7 @@
 // The admission handler: turns a decoded AdmissionReview into a decision (pure), performs the side
 // effects the decision asks for (injection, live verification), and builds the response.
+// imported, not the global: in Node 20 globalThis.performance is a getter, run on every read
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { GuardConfig, Mode } from '../config.js'
 import { decideMutation, type MutationOutcome } from '../decision/mutate.js'

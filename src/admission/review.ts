@@ -123,12 +123,16 @@ export const admissionReviewResponseSchema = {
  */
 export function encodeReviewResponse(review: AdmissionReviewResponse): string {
   const r = review.response
-  let out = '{"apiVersion":' + quote(review.apiVersion) + ',"kind":"AdmissionReview","response":{"uid":' + quote(r.uid) + ',"allowed":' + (r.allowed ? 'true' : 'false')
+  // the constants every answer carries are written as they are; anything else goes through quote()
+  const v = review.apiVersion
+  let out = '{"apiVersion":' + (v === 'admission.k8s.io/v1' || v === 'admission.k8s.io/v1beta1' ? '"' + v + '"' : quote(v))
+  out += ',"kind":"AdmissionReview","response":{"uid":' + quote(r.uid) + ',"allowed":' + (r.allowed ? 'true' : 'false')
   const st = r.status
   if (st !== undefined) {
-    out += ',"status":{"metadata":{},"status":' + quote(st.status) + ',"code":' + Math.trunc(st.code) + ',"reason":' + quote(st.reason) + ',"message":' + quote(st.message) + '}'
+    const reason = st.reason === 'Forbidden' ? '"Forbidden"' : quote(st.reason)
+    out += ',"status":{"metadata":{},"status":' + (st.status === 'Failure' ? '"Failure"' : quote(st.status)) + ',"code":' + Math.trunc(st.code) + ',"reason":' + reason + ',"message":' + quote(st.message) + '}'
   }
-  if (r.patchType !== undefined) out += ',"patchType":' + quote(r.patchType)
+  if (r.patchType !== undefined) out += ',"patchType":' + (r.patchType === 'JSONPatch' ? '"JSONPatch"' : quote(r.patchType))
   if (r.patch !== undefined) out += ',"patch":' + quote(r.patch)
   // rare (dry-run, verification notes): arrays and maps of strings, as JSON.stringify writes them
   if (r.warnings !== undefined) out += ',"warnings":' + JSON.stringify(r.warnings)
