@@ -37,19 +37,18 @@ const response: fc.Arbitrary<AdmissionResponse> = fc
     uid: text,
     kind: fc.constantFrom('allow', 'deny', 'patch'),
     message: fc.oneof(text, longText),
-    code: fc.integer({ min: 400, max: 599 }),
+    code: fc.oneof(fc.integer({ min: 400, max: 599 }), fc.integer(), fc.double()),
     reason: fc.oneof(fc.constant('Forbidden'), text),
     patch: fc.array(fc.record({ op: fc.constantFrom('add', 'replace'), path: text, value: fc.jsonValue() }), { maxLength: 3 }),
-    warnings: fc.array(text, { maxLength: 3 }),
-    annotations: fc.dictionary(text, text, { maxKeys: 3 }),
+    // warnings and annotations added in any order, any number of times, as the handler's paths may combine them
+    extras: fc.array(fc.oneof(fc.record({ warnings: fc.array(text, { maxLength: 3 }) }), fc.record({ annotations: fc.dictionary(text, text, { maxKeys: 3 }) })), { maxLength: 4 }),
   })
   .map((x) => {
     let r = x.kind === 'allow' ? allowed(x.uid) : x.kind === 'deny' ? denied(x.uid, x.message, x.code, x.reason) : patched(x.uid, x.patch)
-    r = withWarnings(r, x.warnings)
-    return withAuditAnnotations(r, x.annotations)
+    for (const e of x.extras) r = 'warnings' in e ? withWarnings(r, e.warnings) : withAuditAnnotations(r, e.annotations)
+    return r
   })
 
-// the apiVersion is one of the two the request schema accepts; the encoder quotes anything else all the same
 const review: fc.Arbitrary<AdmissionReviewResponse> = fc
   .tuple(fc.oneof(fc.constantFrom('admission.k8s.io/v1' as const, 'admission.k8s.io/v1beta1' as const), text as fc.Arbitrary<any>), response)
   .map(([v, r]) => reviewResponse(v, r))

@@ -130,7 +130,7 @@ export function encodeReviewResponse(review: AdmissionReviewResponse): string {
   const st = r.status
   if (st !== undefined) {
     const reason = st.reason === 'Forbidden' ? '"Forbidden"' : quote(st.reason)
-    out += ',"status":{"metadata":{},"status":' + (st.status === 'Failure' ? '"Failure"' : quote(st.status)) + ',"code":' + Math.trunc(st.code) + ',"reason":' + reason + ',"message":' + quote(st.message) + '}'
+    out += ',"status":{"metadata":{},"status":' + (st.status === 'Failure' ? '"Failure"' : quote(st.status)) + ',"code":' + (Number.isFinite(st.code) ? st.code : 'null') + ',"reason":' + reason + ',"message":' + quote(st.message) + '}'
   }
   if (r.patchType !== undefined) out += ',"patchType":' + (r.patchType === 'JSONPatch' ? '"JSONPatch"' : quote(r.patchType))
   if (r.patch !== undefined) out += ',"patch":' + quote(r.patch)
@@ -163,7 +163,11 @@ export function patched(uid: string, patch: readonly unknown[]): AdmissionRespon
 }
 
 export function withWarnings(res: AdmissionResponse, warnings: string[]): AdmissionResponse {
-  return warnings.length ? { ...res, warnings: [...(res.warnings ?? []), ...warnings] } : res
+  if (!warnings.length) return res
+  // warnings stay ahead of auditAnnotations, the order the response schema and its encoder write them in
+  const { auditAnnotations, ...rest } = res
+  const merged = { ...rest, warnings: [...(res.warnings ?? []), ...warnings] }
+  return auditAnnotations === undefined ? merged : { ...merged, auditAnnotations }
 }
 
 export function withAuditAnnotations(res: AdmissionResponse, annotations: Record<string, string>): AdmissionResponse {
