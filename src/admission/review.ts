@@ -125,7 +125,7 @@ export function encodeReviewResponse(review: AdmissionReviewResponse): string {
   const r = review.response
   // the constants every answer carries are written as they are; anything else goes through quote()
   const v = review.apiVersion
-  let out = '{"apiVersion":' + (v === 'admission.k8s.io/v1' || v === 'admission.k8s.io/v1beta1' ? '"' + v + '"' : quote(v))
+  let out = '{"apiVersion":' + ((ADMISSION_VERSIONS as readonly string[]).includes(v) ? '"' + v + '"' : quote(v))
   out += ',"kind":"AdmissionReview","response":{"uid":' + quote(r.uid) + ',"allowed":' + (r.allowed ? 'true' : 'false')
   const st = r.status
   if (st !== undefined) {
