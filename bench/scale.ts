@@ -743,8 +743,9 @@ async function main(): Promise<void> {
     rows.push(['RSS after sync (after GC)', `${rss} MiB${each((r) => r.rssAfterGcMiB)}`, '<= 150 MiB', rss <= 150])
     rows.push(['  peak RSS during sync', `${Math.max(...sc.large.ready.map((r) => r.peakRssDuringSyncMiB))} MiB`, '', null])
     rows.push(['  heap used after GC', `${Math.max(...sc.large.ready.map((r) => r.heapUsedAfterGcMiB))} MiB`, '', null])
-    rows.push([`decision p99, 10 ns (${sc.small.decisions.guards} guards)`, `${sc.small.decisions.p99us} us`, '', null])
-    rows.push([`decision p99, ${o.namespaces} ns (${sc.large.decisions.guards} guards)`, `${sc.large.decisions.p99us} us`, '', null])
+    const guards = (n: number): string => `${n} guard${n === 1 ? '' : 's'}`
+    rows.push([`decision p99, 10 ns (${guards(sc.small.decisions.guards)})`, `${sc.small.decisions.p99us} us`, '', null])
+    rows.push([`decision p99, ${o.namespaces} ns (${guards(sc.large.decisions.guards)})`, `${sc.large.decisions.p99us} us`, '', null])
     rows.push(['decision p99 ratio', sc.p99Ratio.toFixed(3), '<= 1.1', sc.p99Ratio <= 1.1])
     if (sc.controlP99Ratio) rows.push(['  control: p99 ratio of 2 identical guards', `${sc.controlP99Ratio.small.toFixed(3)} (10 ns), ${sc.controlP99Ratio.large.toFixed(3)} (${o.namespaces} ns)`, '', null])
     rows.push(['  p50 10 ns / large', `${sc.small.decisions.p50us} / ${sc.large.decisions.p50us} us`, '', null])
