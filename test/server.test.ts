@@ -226,6 +226,25 @@ t.test('bad input: clear 4xx, one-line JSON, server keeps serving', async (t) =>
   t.equal(after.statusCode, 200, 'still serving')
 })
 
+t.test('JSON bodies: the 400 says what is wrong; prototype keys are refused, keys that only look alike are not', async (t) => {
+  const { app } = await testServer()
+  t.teardown(() => app.close())
+  const notJson = await post(app, '/validate', '{"apiVersion": ')
+  t.equal(notJson.statusCode, 400)
+  t.equal(JSON.parse(notJson.body).error, 'body is not valid JSON: Unexpected end of JSON input')
+  for (const body of ['{"__proto__": {"x": 1}}', '{"request": {"object": {"constructor": {"prototype": {}}}}}', '{"\\u005f_proto__": 1}']) {
+    const res = await post(app, '/validate', body)
+    t.equal(res.statusCode, 400, body)
+    t.equal(JSON.parse(res.body).error, 'body refused: Object contains forbidden prototype property (__proto__/constructor keys are not accepted)', body)
+  }
+  // A key named constructor (an annotation here) is data: the review is decided as usual.
+  const review = example('pod-create-team-a.json')
+  review.request.object.metadata.annotations = { constructor: 'x' }
+  const res = await post(app, '/validate', review)
+  t.equal(res.statusCode, 200)
+  t.equal(JSON.parse(res.body).response.uid, review.request.uid)
+})
+
 t.test('objects that are valid JSON but odd shapes never cause a 5xx', async (t) => {
   const { app } = await testServer()
   t.teardown(() => app.close())
