@@ -38,7 +38,7 @@ function clientError(err: FastifyError): { code: number; message: string } {
   else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'request body is empty; expected an AdmissionReview'
   else if (err.validation) message = `not a valid AdmissionReview: ${err.message}`
   else if (/prototype property/.test(err.message)) message = `body refused: ${err.message} (__proto__/constructor keys are not accepted)`
-  else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') message = `body is not valid JSON: ${err.message}`
+  else if (err instanceof SyntaxError) message = `body is not valid JSON: ${err.message}`
   return { code, message: message.replace(/\s+/g, ' ') }
 }
 
