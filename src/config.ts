@@ -67,6 +67,9 @@ export class ConfigError extends Error {}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
+/** The smallest staleAfterSeconds a config file may set (see its check in parseConfig). */
+export const MIN_STALE_AFTER_SECONDS = 3
+
 function stringList(v: unknown, field: string): string[] {
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${field} must be a list of strings`)
   return v as string[]
@@ -125,6 +128,10 @@ export function parseConfig(text: string, base: GuardConfig = defaultConfig()): 
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`${key} must be a non-negative number`)
     cfg[key] = v
   }
+  // The watches are re-established every staleAfterSeconds / 3 (whole seconds, at least 1: the API's
+  // timeoutSeconds), and that counts as activity: below 3 s an idle, healthy cluster would flap between ready and
+  // stale.
+  if (cfg.staleAfterSeconds < MIN_STALE_AFTER_SECONDS) throw new ConfigError(`staleAfterSeconds must be at least ${MIN_STALE_AFTER_SECONDS}`)
   if (doc.failClosed !== undefined) {
     if (typeof doc.failClosed !== 'boolean') throw new ConfigError('failClosed must be true or false')
     cfg.failClosed = doc.failClosed

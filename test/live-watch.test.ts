@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap'
 import pino from 'pino'
 import { Registry } from 'prom-client'
-import { defaultConfig } from '../src/config.js'
+import { defaultConfig, MIN_STALE_AFTER_SECONDS } from '../src/config.js'
 import { startLive, type LiveGuard } from '../src/live/index.js'
 import { FakeApiServer, waitFor, type FakeApiServerOptions } from './fake-apiserver.js'
 
@@ -79,7 +79,8 @@ t.test('410 as an HTTP status on the watch request also relists', async (t) => {
 })
 
 t.test('stale view turns unready; an idle healthy cluster does not', async (t) => {
-  const { api, guard, registry } = await setup(t, {}, 1)
+  // The smallest staleness bound a config may set: the watches are then re-established every second.
+  const { api, guard, registry } = await setup(t, {}, MIN_STALE_AFTER_SECONDS)
   // Idle but healthy: watches are re-established every second (timeoutSeconds), which counts as activity.
   const until = Date.now() + 2500
   let alwaysReady = true
@@ -89,7 +90,7 @@ t.test('stale view turns unready; an idle healthy cluster does not', async (t) =
   }
   t.ok(alwaysReady, 'stays ready while idle')
   await api.stop()
-  t.ok(await waitFor(() => !guard.status.ready(), 5000), 'unready when the API server is gone')
+  t.ok(await waitFor(() => !guard.status.ready(), 8000), 'unready when the API server is gone')
   t.match(guard.status.reason?.(), /stale/)
   t.equal((await registry.getSingleMetric('netpol_guard_view_ready')!.get()).values[0].value, 0)
   await api.start()

@@ -45,6 +45,11 @@ t.test('usage errors exit 2', async (t) => {
   const r = await run(['serve', '--config', cfg])
   t.equal(r.code, 2)
   t.match(r.stderr, /c\.yaml: injectionGraceSeconds must be a non-negative number/)
+  // Below 3 s the watch refresh (every staleAfterSeconds / 3, at least 1 s) could not keep an idle cluster ready.
+  writeFileSync(cfg, 'staleAfterSeconds: 2\n')
+  const stale = await run(['serve', '--config', cfg])
+  t.equal(stale.code, 2)
+  t.match(stale.stderr, /c\.yaml: staleAfterSeconds must be at least 3/)
 })
 
 t.test('unreadable TLS files and a busy port stop startup with exit 2 and one line', async (t) => {
