@@ -1,10 +1,11 @@
 import t from 'tap'
 import jsonpatch from 'fast-json-patch'
+import { gzipSync } from 'node:zlib'
 import { fixture, noFixtures } from './helpers/requests.js'
 import { decodePatch, example, testServer } from './helpers/server.js'
 
 const post = (app: any, url: string, body: unknown, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
+  app.inject({ method: 'POST', url, payload: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
 
 t.test('demo examples get the contract answers', async (t) => {
   const { app } = await testServer()
@@ -192,8 +193,8 @@ t.test('log levels: refusals and warnings at warn, changes at info, plain allowa
   t.match(line, { msg: 'admission validate allow', level: 20, decision: 'allow', rule: 'none', object: 'team-a/web-0' }, 'LOG_LEVEL=debug shows every allowance')
 })
 
-t.test('bad input: clear 4xx, one-line JSON, server keeps serving', async (t) => {
-  const { app } = await testServer({ bodyLimit: 64 * 1024 })
+t.test('bad input: clear 4xx, one-line JSON, logged and counted, server keeps serving', async (t) => {
+  const { app, lines, metrics } = await testServer({ bodyLimit: 64 * 1024 })
   t.teardown(() => app.close())
   const good = example('pod-create-team-a.json')
   const bad: [string, () => Promise<any>, number][] = [
@@ -213,17 +214,43 @@ t.test('bad input: clear 4xx, one-line JSON, server keeps serving', async (t) =>
     ['unknown path', () => post(app, '/admit', good), 404],
     ['GET on an admission path', () => app.inject({ method: 'GET', url: '/validate' }), 405],
     ['prototype poisoning', () => post(app, '/validate', '{"__proto__": {"x": 1}, "apiVersion": "admission.k8s.io/v1"}'), 400],
+    // The apiserver sends JSON in UTF-8, uncompressed: anything else is refused, not decoded into nonsense.
+    ['gzip body', () => post(app, '/validate', gzipSync(JSON.stringify(good)), { 'content-encoding': 'gzip' }), 415],
+    ['UTF-16 body', () => post(app, '/validate', Buffer.from(JSON.stringify(good), 'utf16le'), { 'content-type': 'application/json; charset=utf-16le' }), 415],
+    ['Latin-1 charset', () => post(app, '/validate', good, { 'content-type': 'application/json;charset="ISO-8859-1"' }), 415],
+    // A wrong method is told so before its body is looked at.
+    ['DELETE with an empty JSON body', () => app.inject({ method: 'DELETE', url: '/validate', payload: '', headers: { 'content-type': 'application/json', 'content-length': '0' } }), 405],
+    ['PUT with a broken body', () => app.inject({ method: 'PUT', url: '/mutate', payload: '{', headers: { 'content-type': 'application/json' } }), 405],
+    ['OPTIONS', () => app.inject({ method: 'OPTIONS', url: '/validate' }), 405],
+    ['URL that does not decode', () => app.inject({ method: 'POST', url: '/%zz', payload: '{}', headers: { 'content-type': 'application/json' } }), 400],
   ]
+  const counted = async (): Promise<number> => (await metrics.badRequests.get()).values.reduce((n, v) => n + v.value, 0)
+  const messages = new Map<string, string>()
   for (const [name, send, code] of bad) {
+    const countedBefore = await counted()
+    const loggedBefore = lines.filter((l) => l.msg === 'bad request').length
     const res = await send()
     t.equal(res.statusCode, code, name)
     t.notMatch(res.body, /\n/, `${name}: one line`)
     const body = JSON.parse(res.body)
+    t.same(Object.keys(body), ['statusCode', 'error'], `${name}: the one error shape`)
     t.equal(body.statusCode, code)
     t.type(body.error, 'string')
+    messages.set(name, body.error)
+    t.equal(await counted(), countedBefore + 1, `${name}: counted`)
+    t.equal(lines.filter((l) => l.msg === 'bad request').length, loggedBefore + 1, `${name}: logged`)
   }
+  t.match(messages.get('too large'), /limit of 65536 bytes/)
+  t.match(messages.get('gzip body'), /Content-Encoding gzip is not supported: send the AdmissionReview uncompressed/)
+  t.match(messages.get('UTF-16 body'), /charset utf-16le is not supported/)
+  t.match(messages.get('DELETE with an empty JSON body'), /\/validate takes POST with an AdmissionReview, not DELETE/)
+  t.match(messages.get('URL that does not decode'), /not a valid URL/)
   const after = await post(app, '/validate', good)
   t.equal(after.statusCode, 200, 'still serving')
+  // UTF-8, however it is spelled, and identity encoding are what the apiserver sends.
+  for (const headers of [{ 'content-type': 'application/json; charset=utf-8' }, { 'content-type': 'application/json;charset=UTF8' }, { 'content-encoding': 'identity' }]) {
+    t.equal((await post(app, '/validate', good, headers)).statusCode, 200, JSON.stringify(headers))
+  }
 })
 
 t.test('JSON bodies: the 400 says what is wrong; prototype keys are refused, keys that only look alike are not', async (t) => {

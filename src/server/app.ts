@@ -1,6 +1,7 @@
 // The HTTP layer: a Fastify app with two encapsulated plugins, the admission routes and the
 // operational endpoints. Client mistakes end as one-line JSON 4xx answers, never a 5xx.
-import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
 import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
 import { admissionReviewResponseSchema, admissionReviewSchema, encodeReviewResponse, type AdmissionReview, type AdmissionReviewResponse } from '../admission/review.js'
@@ -14,6 +15,12 @@ import type { AdmissionMetrics } from './metrics.js'
  */
 export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024
 
+/**
+ * The kube-apiserver waits at most 30 s for a webhook (timeoutSeconds ≤ 30), so a request still arriving after that
+ * is answered 408 and its connection closed, rather than held open for as long as the client likes.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+
 export interface ServerOptions {
   handler: AdmissionHandler
   logger: Logger
@@ -21,6 +28,8 @@ export interface ServerOptions {
   status: ViewStatus
   https?: { cert: string; key: string } | null
   bodyLimit?: number
+  /** Time for a request to arrive in full, headers and body (default DEFAULT_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number
   /** Set on shutdown: /readyz answers 503 from then on. */
   isShuttingDown?: () => boolean
 }
@@ -30,16 +39,25 @@ export interface ErrorBody {
   error: string
 }
 
-function clientError(err: FastifyError): { code: number; message: string } {
+function clientError(err: FastifyError, bodyLimit: number): { code: number; message: string } {
   const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400
   let message = err.message
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = 'Content-Type must be application/json (an AdmissionReview)'
-  else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body is larger than the limit`
+  else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `request body is larger than the limit of ${bodyLimit} bytes`
   else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'request body is empty; expected an AdmissionReview'
   else if (err.validation) message = `not a valid AdmissionReview: ${err.message}`
   else if (/prototype property/.test(err.message)) message = `body refused: ${err.message} (__proto__/constructor keys are not accepted)`
   else if (err instanceof SyntaxError) message = `body is not valid JSON: ${err.message}`
   return { code, message: message.replace(/\s+/g, ' ') }
+}
+
+/** The body of a 4xx answer. Every 4xx is logged and counted, whichever layer refuses the request. */
+function refuser(opts: ServerOptions): (code: number, message: string, url: string | undefined) => ErrorBody {
+  return (code, message, url) => {
+    opts.metrics.badRequests.inc({ code: String(code) })
+    opts.logger.info({ statusCode: code, url, error: message }, 'bad request')
+    return { statusCode: code, error: message }
+  }
 }
 
 const admissionRoutes =
@@ -55,13 +73,12 @@ const admissionRoutes =
     app.post<{ Body: AdmissionReview }>('/validate', { schema, serializerCompiler }, (req) => opts.handler.validate(req.body))
     app.post<{ Body: AdmissionReview }>('/mutate', { schema, serializerCompiler }, (req) => opts.handler.mutate(req.body))
     // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
+    // Answered in onRequest, before a body is read: a wrong method gets its 405, not a complaint about its body.
+    const refused = refuser(opts)
     for (const url of ['/validate', '/mutate']) {
-      app.route({
-        method: ['GET', 'PUT', 'DELETE', 'PATCH'],
-        url,
-        handler: async (_req, reply) =>
-          reply.code(405).header('allow', 'POST').send({ statusCode: 405, error: `${url} takes POST with an AdmissionReview` } satisfies ErrorBody),
-      })
+      const notAllowed = async (req: FastifyRequest, reply: FastifyReply) =>
+        reply.code(405).header('allow', 'POST').send(refused(405, `${url} takes POST with an AdmissionReview, not ${req.method}`, req.url))
+      app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, onRequest: notAllowed, handler: notAllowed })
     }
   }
 
@@ -80,15 +97,50 @@ const operationalRoutes =
     })
   }
 
+/** What is not JSON in UTF-8, as the apiserver sends it, is refused (415) rather than decoded into nonsense. */
+function unsupportedEncoding(headers: FastifyRequest['headers']): string | undefined {
+  const encoding = headers['content-encoding']
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return `Content-Encoding ${encoding} is not supported: send the AdmissionReview uncompressed`
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1]
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) return `charset ${charset} is not supported: send the AdmissionReview as UTF-8 JSON`
+  return undefined
+}
+
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const refused = refuser(opts)
+  // Node enforces its request timeout only with a headers timeout no longer than it, set when the server is created,
+  // and checks both on an interval (30 s by default): often enough here for the bound to hold.
+  const timeouts = { headersTimeout: requestTimeout, requestTimeout, connectionsCheckingInterval: Math.min(5000, requestTimeout) }
   const app = Fastify({
-    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key, ...timeouts } } : { http: timeouts }),
     // Fastify's own logger stays off (no child logger per request): the handler logs its decisions,
     // and the error handler below logs with opts.logger.
     logger: false,
-    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    bodyLimit,
+    requestTimeout,
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    // A URL the router cannot decode (`/%zz`): the same one-line JSON 400 as every other refusal.
+    frameworkErrors: (err, req, reply) => void (reply as FastifyReply).code(400).send(refused(400, `not a valid URL: ${err.message}`, req.url)),
+    // Requests that are not HTTP, or do not arrive in time: Node hands the socket over before there is a request.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return
+      const [code, message] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, `the request did not arrive in full within ${requestTimeout / 1000} s`]
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'request headers are too large']
+            : [400, `not a valid HTTP request (${err.code ?? err.message})`]
+      const body = JSON.stringify(refused(code, message, undefined))
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      }
+      socket.destroy()
+    },
   }) as unknown as FastifyInstance
 
   // Only JSON is an AdmissionReview: anything else is a 415, not a schema error.
@@ -96,7 +148,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // JSON as Fastify's default parser reads it, one scan of the text cheaper (json-body.ts). Its errors keep their
   // own message (a SyntaxError's position, the forbidden key) for the 400 answer.
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const unsupported = unsupportedEncoding(req.headers)
+    if (unsupported !== undefined) return done(Object.assign(new Error(unsupported), { statusCode: 415 }), undefined)
     if (body.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined)
     try {
       done(null, parseJsonBody(body as string))
@@ -105,6 +159,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     }
   })
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || req.raw.destroyed) {
+      // The client is gone mid-request: it hung up, or the connection was closed on it (a malformed or late request,
+      // answered and counted by clientErrorHandler). There is no one to answer, and nothing more to count.
+      opts.logger.debug({ url: req.url, error: err.message }, 'request aborted')
+      return reply.code(400).send({ statusCode: 400, error: 'request aborted' } satisfies ErrorBody)
+    }
     if (err.statusCode !== undefined && err.statusCode >= 500 && !err.validation) {
       // A fault of ours: log it with the stack; the apiserver applies the webhook's failurePolicy.
       opts.logger.error({ err, url: req.url }, 'internal error')
@@ -114,13 +174,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       opts.logger.error({ err, url: req.url }, 'internal error')
       return reply.code(500).send({ statusCode: 500, error: 'internal error' } satisfies ErrorBody)
     }
-    const { code, message } = clientError(err)
-    opts.metrics.badRequests.inc({ code: String(code) })
-    opts.logger.info({ statusCode: code, url: req.url, error: message }, 'bad request')
-    return reply.code(code).send({ statusCode: code, error: message } satisfies ErrorBody)
+    const { code, message } = clientError(err, bodyLimit)
+    return reply.code(code).send(refused(code, message, req.url))
   })
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ statusCode: 404, error: `no route ${req.method} ${req.url.split('?')[0]}; admission endpoints are POST /validate and POST /mutate` })
+    const path = req.url.split('?')[0]
+    reply.code(404).send(refused(404, `no route ${req.method} ${path}; admission endpoints are POST /validate and POST /mutate`, req.url))
   })
 
   await app.register(admissionRoutes(opts))

@@ -54,6 +54,7 @@ export interface TestServerOptions {
   verifier?: Verifier
   clock?: () => number
   bodyLimit?: number
+  requestTimeoutMs?: number
   logLevel?: string
 }
 
@@ -79,6 +80,7 @@ export async function testServer(opts: TestServerOptions = {}) {
     status: { ready: () => true },
     https: opts.https ?? null,
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
   })
   return { app, view, config, lines, metrics }
 }
