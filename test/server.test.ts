@@ -68,14 +68,21 @@ t.test('namespace CREATE on /mutate: label patch, then the namespace counts as c
   t.equal(podRes.response.allowed, true, 'workload right after the namespace is admitted')
 })
 
-t.test('request.dryRun on /mutate: patch returned, nothing scheduled', async (t) => {
-  const { app, view } = await testServer()
+t.test('request.dryRun on /mutate: no patch, nothing scheduled (the contract patches only when dryRun is false)', async (t) => {
+  const { app, view, lines } = await testServer()
   t.teardown(() => app.close())
   const review = example('namespace-create.json')
   review.request.dryRun = true
   const body = (await post(app, '/mutate', review)).json()
-  t.ok(body.response.patch, 'patch shown to the dry-run client')
+  t.equal(body.response.allowed, true)
+  t.equal(body.response.uid, review.request.uid)
+  t.notOk(body.response.patch, 'no patch')
+  t.notOk(body.response.patchType, 'no patch type')
   t.equal(view.pendingInjection('team-c'), undefined, 'nothing pending')
+  t.match(lines.find((l) => l.uid === review.request.uid), { level: 30, outcome: 'request-dry-run', dryRun: true, decision: 'allow' })
+  // The same request without dryRun is patched.
+  review.request.dryRun = false
+  t.ok((await post(app, '/mutate', review)).json().response.patch)
 })
 
 t.test('dry-run mode: allowed with warnings, audit annotations, no patch', async (t) => {

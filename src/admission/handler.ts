@@ -56,7 +56,7 @@ const COVERAGE_RULES = new Set(['require-deny-all', 'protect-deny-all'])
  */
 function logLevelOf(decision: 'allow' | 'deny' | 'warn' | 'patch', outcome: MutationOutcome | undefined, note: string | undefined): 'warn' | 'info' | 'debug' {
   if (decision === 'deny' || decision === 'warn' || note) return 'warn'
-  if (decision === 'patch' || outcome === 'dry-run') return 'info'
+  if (decision === 'patch' || outcome === 'dry-run' || outcome === 'request-dry-run') return 'info'
   return 'debug'
 }
 

@@ -16,7 +16,7 @@ export type MutationOutcome =
   | 'exempt'
   | 'dry-run'
   | 'patched'
-  | 'patched-request-dry-run'
+  | 'request-dry-run'
 
 export interface MutationDecision {
   mode: Mode
@@ -25,7 +25,7 @@ export interface MutationDecision {
   patch?: readonly JsonPatchOp[]
   /** Namespace whose deny-all policy must be created (never set for request.dryRun or dry-run mode). */
   inject?: string
-  /** What would have been done, in dry-run mode. */
+  /** What would have been done: in dry-run mode, or for a request with dryRun true. */
   wouldInject?: string
 }
 
@@ -62,8 +62,8 @@ export function decideMutation(req: AdmissionRequest, cfg: GuardConfig): Mutatio
   const mode = newNamespaceMode(req.object, cfg)
   if (name && isExemptNamespace(name, labelsOf(req.object), cfg)) return { mode, outcome: 'exempt' }
   if (mode === 'dry-run') return { mode, outcome: 'dry-run', ...(name ? { wouldInject: name } : {}) }
-  const patch = injectionPatch(req.object)
-  // A server-side dry run shows the label the object would get, but nothing is scheduled.
-  if (req.dryRun === true) return { mode, outcome: 'patched-request-dry-run', patch }
-  return { mode, outcome: 'patched', patch, ...(name ? { inject: name } : {}) }
+  // The contract gives the patch and the injection only for a request with dryRun false: a server-side dry run
+  // (`kubectl create ns x --dry-run=server`) is answered without a patch, and nothing is scheduled.
+  if (req.dryRun === true) return { mode, outcome: 'request-dry-run', ...(name ? { wouldInject: name } : {}) }
+  return { mode, outcome: 'patched', patch: injectionPatch(req.object), ...(name ? { inject: name } : {}) }
 }
