@@ -5,7 +5,7 @@
 // real CLI (`node dist/cli.js serve --state FILE`) with its default logging (info: a JSON line per refusal and change)
 // going to a log file; the baseline answers a fixed AdmissionReview with logging off.
 //
-// Flags: --duration S (per round, default 10), --rounds N (3), --warmup S (5), --connections C (32),
+// Flags: --duration S (per round, default 5), --rounds N (6), --warmup S (5), --connections C (32),
 //        --namespaces N (1000), --out FILE (bench/results/latest.json), --keep-logs, --cpu-prof DIR (profile both servers).
 import autocannon from 'autocannon'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -55,8 +55,8 @@ interface Options {
 function options(root: string): Options {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '10' },
-      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '6' },
       warmup: { type: 'string', default: '5' },
       connections: { type: 'string', default: '32' },
       namespaces: { type: 'string', default: '1000' },
@@ -409,8 +409,10 @@ async function main(): Promise<number> {
         out(`  warm-up ${pad(s.name, 8)} ${w.rps.toFixed(0)} req/s`)
       }
     }
+    // Short rounds, and the order swapped every other round (guard, baseline, baseline, guard, ...): the load on a
+    // shared host drifts over seconds, and this spreads its drift over both servers alike.
     for (let round = 1; round <= o.rounds; round++) {
-      for (const s of [guard, baseline]) {
+      for (const s of round % 2 === 1 ? [guard, baseline] : [baseline, guard]) {
         const r = await load(s, requests, o, o.duration, round)
         runs.push(r)
         out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req (kernel ${r.systemUsPerRequest.toFixed(1)})`)
