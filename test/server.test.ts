@@ -230,6 +230,10 @@ t.test('bad input: clear 4xx, one-line JSON, logged and counted, server keeps se
     ['PUT with a broken body', () => app.inject({ method: 'PUT', url: '/mutate', payload: '{', headers: { 'content-type': 'application/json' } }), 405],
     ['OPTIONS', () => app.inject({ method: 'OPTIONS', url: '/validate' }), 405],
     ['URL that does not decode', () => app.inject({ method: 'POST', url: '/%zz', payload: '{}', headers: { 'content-type': 'application/json' } }), 400],
+    // An unknown path is told so before its body is looked at.
+    ['unknown path, broken body', () => post(app, '/validat', '{'), 404],
+    ['unknown path, body over the limit', () => post(app, '/nope', { ...good, padding: 'x'.repeat(100 * 1024) }), 404],
+    ['unknown path, text body', () => app.inject({ method: 'PUT', url: '/healthz', payload: 'hi', headers: { 'content-type': 'text/plain' } }), 404],
   ]
   const counted = async (): Promise<number> => (await metrics.badRequests.get()).values.reduce((n, v) => n + v.value, 0)
   const messages = new Map<string, string>()
@@ -252,6 +256,7 @@ t.test('bad input: clear 4xx, one-line JSON, logged and counted, server keeps se
   t.match(messages.get('UTF-16 body'), /charset utf-16le is not supported/)
   t.match(messages.get('DELETE with an empty JSON body'), /\/validate takes POST with an AdmissionReview, not DELETE/)
   t.match(messages.get('URL that does not decode'), /not a valid URL/)
+  t.equal(messages.get('unknown path, broken body'), 'no route POST /validat; admission endpoints are POST /validate and POST /mutate')
   const after = await post(app, '/validate', good)
   t.equal(after.statusCode, 200, 'still serving')
   // UTF-8, however it is spelled, and identity encoding are what the apiserver sends.

@@ -177,10 +177,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const { code, message } = clientError(err, bodyLimit)
     return reply.code(code).send(refused(code, message, req.url))
   })
-  app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0]
-    reply.code(404).send(refused(404, `no route ${req.method} ${path}; admission endpoints are POST /validate and POST /mutate`, req.url))
-  })
+  // An unknown path is answered in onRequest, before a body is read: a 404, not a complaint about a body sent to the
+  // wrong place. The catch-all route matches only where no other route does; methods it does not know reach the
+  // not-found handler, with the same answer.
+  const notFound = async (req: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).send(refused(404, `no route ${req.method} ${req.url.split('?')[0]}; admission endpoints are POST /validate and POST /mutate`, req.url))
+  app.all('*', { onRequest: notFound }, notFound)
+  app.setNotFoundHandler(notFound)
 
   await app.register(admissionRoutes(opts))
   await app.register(operationalRoutes(opts))
