@@ -51,8 +51,10 @@ function clientError(err: FastifyError, bodyLimit: number): { code: number; mess
   return { code, message: message.replace(/\s+/g, ' ') }
 }
 
+type Refuse = (code: number, message: string, url: string | undefined) => ErrorBody
+
 /** The body of a 4xx answer. Every 4xx is logged and counted, whichever layer refuses the request. */
-function refuser(opts: ServerOptions): (code: number, message: string, url: string | undefined) => ErrorBody {
+function refuser(opts: ServerOptions): Refuse {
   return (code, message, url) => {
     opts.metrics.badRequests.inc({ code: String(code) })
     opts.logger.info({ statusCode: code, url, error: message }, 'bad request')
@@ -61,7 +63,7 @@ function refuser(opts: ServerOptions): (code: number, message: string, url: stri
 }
 
 const admissionRoutes =
-  (opts: ServerOptions): FastifyPluginAsync =>
+  (opts: ServerOptions, refused: Refuse): FastifyPluginAsync =>
   async (app) => {
     const schema = { body: admissionReviewSchema, response: { 200: admissionReviewResponseSchema } }
     // The 200 answer is always an AdmissionReview response: written by its own encoder (review.ts), not a serializer
@@ -74,7 +76,6 @@ const admissionRoutes =
     app.post<{ Body: AdmissionReview }>('/mutate', { schema, serializerCompiler }, (req) => opts.handler.mutate(req.body))
     // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
     // Answered in onRequest, before a body is read: a wrong method gets its 405, not a complaint about its body.
-    const refused = refuser(opts)
     for (const url of ['/validate', '/mutate']) {
       const notAllowed = async (req: FastifyRequest, reply: FastifyReply) =>
         reply.code(405).header('allow', 'POST').send(refused(405, `${url} takes POST with an AdmissionReview, not ${req.method}`, req.url))
@@ -185,7 +186,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.all('*', { onRequest: notFound }, notFound)
   app.setNotFoundHandler(notFound)
 
-  await app.register(admissionRoutes(opts))
+  await app.register(admissionRoutes(opts, refused))
   await app.register(operationalRoutes(opts))
   return app
 }
