@@ -79,6 +79,23 @@ export function flushLog(): void {
   }
 }
 
+/** `serve --help`: each flag with its environment variable and default (CONTRACT.md's table). */
+const SERVE_USAGE = `usage: netpol-guard serve [flags]
+
+  --host H            NETPOL_GUARD_HOST       listen address (default 0.0.0.0)
+  --port P            NETPOL_GUARD_PORT       listen port (default 8443)
+  --tls-cert F        NETPOL_GUARD_TLS_CERT   PEM certificate, re-read when it changes on disk
+  --tls-key F         NETPOL_GUARD_TLS_KEY    PEM key; without both: a generated self-signed pair
+  --mode M            NETPOL_GUARD_MODE       enforce (default) or dry-run
+  --state FILE        NETPOL_GUARD_STATE      standalone: the cluster view from this YAML/JSON file
+  --kubeconfig FILE   KUBECONFIG              live: watch the API server (in a pod: the in-cluster config)
+  --namespace NAME    NETPOL_GUARD_NAMESPACE  the guard's own namespace (default: the pod's, else netpol-guard)
+  --config FILE       NETPOL_GUARD_CONFIG     YAML: rules, kinds, exemptions, policy name, privileged users/groups
+
+  LOG_LEVEL (default info); POD_NAME: this replica's identity in the leader Lease.
+  Without --state or --kubeconfig, and outside a cluster: the built-in demo cluster view.
+`
+
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseCliArgs(args, {
     host: { type: 'string' },
@@ -92,7 +109,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     config: { type: 'string' },
   })
   if (values.help) {
-    io.out.write('usage: netpol-guard serve [flags]; see netpol-guard --help\n')
+    io.out.write(SERVE_USAGE)
     return 0
   }
   const str = (k: string) => values[k] as string | undefined

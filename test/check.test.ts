@@ -90,6 +90,22 @@ t.test('bad input exits 2 naming the file', async (t) => {
   t.match(r.stderr, /--mode must be enforce or dry-run/)
   r = await run(['check', '--state', broken, ex('team-c.yaml')])
   t.equal(r.code, 2)
+  // YAML aliases: one to nothing, and more expansions than any manifest needs. Bad input (2), not a denial (1).
+  const many = tempFile('many.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: many, namespace: team-a}\ndata:\n  k0: &v same\n${Array.from({ length: 101 }, (_, i) => `  k${i + 1}: *v\n`).join('')}`)
+  r = await run(['check', many])
+  t.equal(r.code, 2)
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace')
+  t.match(r.stderr, /many\.yaml: document 1: not valid YAML: Excessive alias count/)
+  r = await run(['check', '--state', many, ex('team-c.yaml')])
+  t.equal(r.code, 2)
+  const dangling = tempFile('dangling.yaml', ['apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}', 'apiVersion: v1\nkind: Namespace\nmetadata: {name: *nope}'])
+  r = await run(['check', dangling])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /dangling\.yaml: document 2: not valid YAML: /)
+  // A List whose items are not a list.
+  r = await run(['check', tempFile('list.yaml', 'apiVersion: v1\nkind: List\nitems: notalist\n')])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /document 1: List items must be a list, got string/)
 })
 
 t.test('a config file switches rules off and adds exemptions', async (t) => {

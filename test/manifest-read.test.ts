@@ -78,6 +78,11 @@ t.test('text that is not JSON goes to the YAML parser', async (t) => {
   t.throws(() => parseObjects('[1, 2]', 'a.json'), { message: 'a.json: document 1: expected a Kubernetes object (a mapping), got a list' })
   t.throws(() => parseObjects('{"apiVersion": "v1"}', 'a.json'), { message: 'a.json: document 1: object has no kind' })
   t.throws(() => parseObjects('{"kind": "List", "apiVersion": "v1", "items": [{"kind": "Pod"}]}', 'a.json'), { message: 'a.json: document 1 item 1: Pod has no apiVersion' })
+  t.throws(() => parseObjects('{"kind": "PodList", "apiVersion": "v1", "items": {"kind": "Pod"}}', 'a.json'), { constructor: ManifestError, message: 'a.json: document 1: PodList items must be a list, got object' })
+  t.throws(() => parseObjects('kind: List\napiVersion: v1\nitems: null\n', 'a.yaml'), { message: 'a.yaml: document 1: List items must be a list, got null' })
+  // `kind: List` without items: an empty list.
+  t.same(parseObjects('kind: List\napiVersion: v1\n', 'a.yaml'), [])
+  t.same(parseObjects('{"kind": "List", "apiVersion": "v1"}', 'a.json'), [])
 })
 
 t.test('readObjectsFile reads a JSON state file', async (t) => {

@@ -9,10 +9,12 @@ import { main } from '../src/cli.js'
 async function run(args: string[]) {
   const out = new PassThrough()
   const err = new PassThrough()
+  let stdout = ''
   let stderr = ''
+  out.on('data', (d) => (stdout += d))
   err.on('data', (d) => (stderr += d))
   const code = await main(args, { out, err })
-  return { code, stderr }
+  return { code, stdout, stderr }
 }
 
 t.test('unreadable or invalid state files stop startup with exit 2', async (t) => {
@@ -66,4 +68,23 @@ t.test('unreadable TLS files and a busy port stop startup with exit 2 and one li
   const r2 = await run(['serve', '--host', '127.0.0.1', '--port', port, '--state', 'examples/demo-state.yaml'])
   t.equal(r2.code, 2)
   t.match(r2.stderr, `cannot listen on 127.0.0.1:${port}: the address is in use`)
+})
+
+t.test('serve --help lists every flag of the contract with its environment variable', async (t) => {
+  const r = await run(['serve', '--help'])
+  t.equal(r.code, 0)
+  const flags: [string, string][] = [
+    ['--host', 'NETPOL_GUARD_HOST'],
+    ['--port', 'NETPOL_GUARD_PORT'],
+    ['--tls-cert', 'NETPOL_GUARD_TLS_CERT'],
+    ['--tls-key', 'NETPOL_GUARD_TLS_KEY'],
+    ['--mode', 'NETPOL_GUARD_MODE'],
+    ['--state', 'NETPOL_GUARD_STATE'],
+    ['--kubeconfig', 'KUBECONFIG'],
+    ['--namespace', 'NETPOL_GUARD_NAMESPACE'],
+    ['--config', 'NETPOL_GUARD_CONFIG'],
+  ]
+  for (const [flag, env] of flags) t.match(r.stdout, new RegExp(`^  ${flag} \\S+ +${env} `, 'm'), flag)
+  t.match(r.stdout, /default 0\.0\.0\.0/)
+  t.match(r.stdout, /default 8443/)
 })

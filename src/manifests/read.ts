@@ -20,7 +20,13 @@ export function parseObjects(text: string, source: string): KubeObject[] {
       const e = doc.errors[0]!
       throw new ManifestError(`${source}: document ${i + 1}: not valid YAML/JSON: ${e.message.split('\n')[0]}`)
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 })
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: 100 })
+    } catch (e) {
+      // An alias to nothing, or more alias expansions than a manifest needs (a "billion laughs" file): bad input.
+      throw new ManifestError(`${source}: document ${i + 1}: not valid YAML: ${(e as Error).message.split('\n')[0]}`)
+    }
     if (value === null || value === undefined) return
     flatten(value, `${source}: document ${i + 1}`, out)
   })
@@ -45,10 +51,13 @@ function parseJson(text: string): { value: unknown } | undefined {
 
 function flatten(value: unknown, where: string, out: KubeObject[]): void {
   if (!isRecord(value)) throw new ManifestError(`${where}: expected a Kubernetes object (a mapping), got ${Array.isArray(value) ? 'a list' : typeof value}`)
-  if (typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
+  if (typeof value.kind === 'string' && value.kind.endsWith('List') && value.items !== undefined) {
+    if (!Array.isArray(value.items)) throw new ManifestError(`${where}: ${value.kind} items must be a list, got ${value.items === null ? 'null' : typeof value.items}`)
     value.items.forEach((item, j) => flatten(item, `${where} item ${j + 1}`, out))
     return
   }
+  // `kind: List` with no items is an empty list (kubectl prints `items: []`, but hand-written files may leave it out).
+  if (value.kind === 'List' && value.apiVersion === 'v1') return
   if (typeof value.kind !== 'string' || !value.kind) throw new ManifestError(`${where}: object has no kind`)
   if (typeof value.apiVersion !== 'string' || !value.apiVersion) throw new ManifestError(`${where}: ${value.kind} has no apiVersion`)
   out.push(value as KubeObject)

@@ -101,7 +101,9 @@ const operationalRoutes =
 /** What is not JSON in UTF-8, as the apiserver sends it, is refused (415) rather than decoded into nonsense. */
 function unsupportedEncoding(headers: FastifyRequest['headers']): string | undefined {
   const encoding = headers['content-encoding']
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+  // An empty header (some clients send one) means no coding, as identity does.
+  const coding = encoding?.trim().toLowerCase()
+  if (coding !== undefined && coding !== '' && coding !== 'identity') {
     return `Content-Encoding ${encoding} is not supported: send the AdmissionReview uncompressed`
   }
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1]
