@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { checkObjects, formatText, summarize } from './check.js'
 import { ConfigError, defaultConfig, loadConfigFile, type GuardConfig, type Mode } from './config.js'
-import { ManifestError, readObjectsFile } from './manifests/read.js'
+import { ManifestError, parseObjects, readObjectsFile } from './manifests/read.js'
 import { StateFileError, loadStateFile } from './view/state-file.js'
 import { MemoryView } from './view/memory-view.js'
 
@@ -24,7 +24,7 @@ const USAGE = `netpol-guard: keeps a deny-all NetworkPolicy in every namespace a
 Usage:
   netpol-guard serve [--host H] [--port P] [--tls-cert F --tls-key F] [--mode enforce|dry-run]
                      [--state FILE | --kubeconfig FILE] [--namespace NAME] [--config FILE]
-  netpol-guard check [--state FILE] [--mode enforce|dry-run] [--config FILE] [--namespace NAME] [-o|--output text|json] FILE...
+  netpol-guard check [--state FILE] [--mode enforce|dry-run] [--config FILE] [--namespace NAME] [-o|--output text|json] FILE... (- is stdin)
   netpol-guard audit [--kubeconfig FILE] [--config FILE] [--namespace NAME] [-o|--output table|json]
   netpol-guard vap   [--mode enforce|dry-run] [--config FILE]
 
@@ -76,6 +76,15 @@ function parse(args: string[], options: OptionSpec): { values: Record<string, st
 export interface Io {
   out: NodeJS.WritableStream
   err: NodeJS.WritableStream
+  /** Read when a FILE is `-` (default: process.stdin). */
+  in?: NodeJS.ReadableStream
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = ''
+  stream.setEncoding('utf8')
+  for await (const chunk of stream) text += chunk as string
+  return text
 }
 
 async function checkCommand(args: string[], io: Io): Promise<number> {
@@ -92,7 +101,9 @@ async function checkCommand(args: string[], io: Io): Promise<number> {
   if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, not "${output}"`)
   const config = resolveConfig({ config: values.config as string | undefined, mode: values.mode as string | undefined, namespace: (values.namespace as string | undefined) ?? 'netpol-guard' })
   const view = values.state ? loadStateFile(values.state as string).view : new MemoryView()
-  const objects = positionals.flatMap((file) => readObjectsFile(file).map((object) => ({ source: file, object })))
+  // `-` is standard input (`helm template ... | netpol-guard check -`), read once however often it is named.
+  const stdin = positionals.includes('-') ? await readAll(io.in ?? process.stdin) : ''
+  const objects = positionals.flatMap((file) => (file === '-' ? parseObjects(stdin, '(stdin)') : readObjectsFile(file)).map((object) => ({ source: file, object })))
   const results = checkObjects(objects, { config, view })
   const sum = summarize(results)
   if (output === 'json') io.out.write(JSON.stringify({ mode: config.mode, results, summary: sum }, null, 2) + '\n')

@@ -1,19 +1,19 @@
 import t from 'tap'
 import { dirname, join } from 'node:path'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { PassThrough } from 'node:stream'
 import { main } from '../src/cli.js'
 import { DEMO_STATE, ROOT } from './helpers/server.js'
 
-async function run(args: string[]) {
+async function run(args: string[], input?: string) {
   const out = new PassThrough()
   const err = new PassThrough()
   let stdout = ''
   let stderr = ''
   out.on('data', (d) => (stdout += d))
   err.on('data', (d) => (stderr += d))
-  const code = await main(args, { out, err })
+  const code = await main(args, { out, err, ...(input !== undefined ? { in: PassThrough.from([input]) } : {}) })
   return { code, stdout, stderr, lines: stdout.trim().split('\n').filter(Boolean) }
 }
 
@@ -130,4 +130,17 @@ t.test('re-applying namespaces that already carry guard labels is not a label ch
   t.equal(r.lines[1], 'ALLOW Namespace legacy')
   t.match(r.lines[2], /^DENY Namespace team-b \[protect-guard-labels\] .* may not set netpol-guard\.io\/exempt=true/)
   t.equal(r.code, 1)
+})
+
+t.test('- reads the manifests from standard input', async (t) => {
+  const text = readFileSync(ex('team-c.yaml'), 'utf8')
+  const r = await run(['check', '-'], text)
+  t.equal(r.code, 0, r.stderr)
+  t.same(r.lines, (await run(['check', ex('team-c.yaml')])).lines, 'the same as from the file')
+  const denied = await run(['check', '--state', DEMO_STATE, '-o', 'json', '-'], readFileSync(ex('non-compliant.yaml'), 'utf8'))
+  t.equal(denied.code, 1)
+  t.ok(JSON.parse(denied.stdout).results.every((x: { source: string }) => x.source === '-'))
+  const bad = await run(['check', '-'], 'kind: [unclosed\n')
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /^netpol-guard: \(stdin\): document 1: not valid YAML/)
 })
