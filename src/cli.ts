@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { text } from 'node:stream/consumers'
 import { parseArgs } from 'node:util'
 import { checkObjects, formatText, summarize } from './check.js'
 import { ConfigError, defaultConfig, loadConfigFile, type GuardConfig, type Mode } from './config.js'
@@ -80,12 +81,6 @@ export interface Io {
   in?: NodeJS.ReadableStream
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = ''
-  stream.setEncoding('utf8')
-  for await (const chunk of stream) text += chunk as string
-  return text
-}
 
 async function checkCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -102,7 +97,7 @@ async function checkCommand(args: string[], io: Io): Promise<number> {
   const config = resolveConfig({ config: values.config as string | undefined, mode: values.mode as string | undefined, namespace: (values.namespace as string | undefined) ?? 'netpol-guard' })
   const view = values.state ? loadStateFile(values.state as string).view : new MemoryView()
   // `-` is standard input (`helm template ... | netpol-guard check -`), read once however often it is named.
-  const stdin = positionals.includes('-') ? await readAll(io.in ?? process.stdin) : ''
+  const stdin = positionals.includes('-') ? await text(io.in ?? process.stdin) : ''
   const objects = positionals.flatMap((file) => (file === '-' ? parseObjects(stdin, '(stdin)') : readObjectsFile(file)).map((object) => ({ source: file, object })))
   const results = checkObjects(objects, { config, view })
   const sum = summarize(results)

@@ -2,20 +2,10 @@ import t from 'tap'
 import { dirname, join } from 'node:path'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { PassThrough } from 'node:stream'
-import { main } from '../src/cli.js'
+import { runCli } from './helpers/cli.js'
 import { DEMO_STATE, ROOT } from './helpers/server.js'
 
-async function run(args: string[], input?: string) {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let stdout = ''
-  let stderr = ''
-  out.on('data', (d) => (stdout += d))
-  err.on('data', (d) => (stderr += d))
-  const code = await main(args, { out, err, ...(input !== undefined ? { in: PassThrough.from([input]) } : {}) })
-  return { code, stdout, stderr, lines: stdout.trim().split('\n').filter(Boolean) }
-}
+const run = runCli
 
 const ex = (f: string) => join(ROOT, 'examples', 'manifests', f)
 

@@ -3,19 +3,9 @@ import t from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { main } from '../src/cli.js'
+import { runCli } from './helpers/cli.js'
 
-async function run(args: string[]) {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let stdout = ''
-  let stderr = ''
-  out.on('data', (d) => (stdout += d))
-  err.on('data', (d) => (stderr += d))
-  const code = await main(args, { out, err })
-  return { code, stdout, stderr }
-}
+const run = runCli
 
 t.test('unreadable or invalid state files stop startup with exit 2', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'npg-serve-'))
