@@ -233,7 +233,13 @@ t.test('bad input: clear 4xx, one-line JSON, logged and counted, server keeps se
     // An unknown path is told so before its body is looked at.
     ['unknown path, broken body', () => post(app, '/validat', '{'), 404],
     ['unknown path, body over the limit', () => post(app, '/nope', { ...good, padding: 'x'.repeat(100 * 1024) }), 404],
-    ['unknown path, text body', () => app.inject({ method: 'PUT', url: '/healthz', payload: 'hi', headers: { 'content-type': 'text/plain' } }), 404],
+    ['unknown path, text body', () => app.inject({ method: 'PUT', url: '/health', payload: 'hi', headers: { 'content-type': 'text/plain' } }), 404],
+    // Every method Fastify routes, not only the common ones; and the operational endpoints take GET alone.
+    ['TRACE on an admission path', () => app.inject({ method: 'TRACE', url: '/validate' }), 405],
+    ['QUERY on an admission path', () => app.inject({ method: 'QUERY', url: '/mutate', payload: '{', headers: { 'content-type': 'application/json' } }), 405],
+    ['POST to /metrics', () => post(app, '/metrics', good), 405],
+    ['PUT to /healthz, text body', () => app.inject({ method: 'PUT', url: '/healthz', payload: 'hi', headers: { 'content-type': 'text/plain' } }), 405],
+    ['DELETE /readyz', () => app.inject({ method: 'DELETE', url: '/readyz' }), 405],
   ]
   const counted = async (): Promise<number> => (await metrics.badRequests.get()).values.reduce((n, v) => n + v.value, 0)
   const messages = new Map<string, string>()
@@ -256,6 +262,14 @@ t.test('bad input: clear 4xx, one-line JSON, logged and counted, server keeps se
   t.match(messages.get('UTF-16 body'), /charset utf-16le is not supported/)
   t.match(messages.get('DELETE with an empty JSON body'), /\/validate takes POST with an AdmissionReview, not DELETE/)
   t.match(messages.get('URL that does not decode'), /not a valid URL/)
+  t.equal(messages.get('TRACE on an admission path'), '/validate takes POST with an AdmissionReview, not TRACE')
+  t.equal(messages.get('POST to /metrics'), '/metrics takes GET, not POST')
+  t.equal((await app.inject({ method: 'POST', url: '/metrics' })).headers.allow, 'GET, HEAD')
+  t.equal((await app.inject({ method: 'TRACE', url: '/mutate' })).headers.allow, 'POST')
+  const head = await app.inject({ method: 'HEAD', url: '/validate' })
+  t.equal(head.statusCode, 405, 'HEAD on an admission path')
+  t.equal(head.headers.allow, 'POST')
+  t.equal((await app.inject({ method: 'HEAD', url: '/healthz' })).statusCode, 200, 'HEAD /healthz is GET without the body')
   t.equal(messages.get('unknown path, broken body'), 'no route POST /validat; admission endpoints are POST /validate and POST /mutate')
   const after = await post(app, '/validate', good)
   t.equal(after.statusCode, 200, 'still serving')

@@ -75,16 +75,25 @@ const admissionRoutes =
     app.post<{ Body: AdmissionReview }>('/validate', { schema, serializerCompiler }, (req) => opts.handler.validate(req.body))
     app.post<{ Body: AdmissionReview }>('/mutate', { schema, serializerCompiler }, (req) => opts.handler.mutate(req.body))
     // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
-    // Answered in onRequest, before a body is read: a wrong method gets its 405, not a complaint about its body.
     for (const url of ['/validate', '/mutate']) {
-      const notAllowed = async (req: FastifyRequest, reply: FastifyReply) =>
-        reply.code(405).header('allow', 'POST').send(refused(405, `${url} takes POST with an AdmissionReview, not ${req.method}`, req.url))
-      app.route({ method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url, onRequest: notAllowed, handler: notAllowed })
+      methodNotAllowed(app, url, ['POST'], (method) => `${url} takes POST with an AdmissionReview, not ${method}`, refused)
     }
   }
 
+/**
+ * 405 with an Allow header for every method Fastify routes (TRACE and QUERY too) other than those `url` serves.
+ * Answered in onRequest, before a body is read: a wrong method gets its 405, not a complaint about its body.
+ * HEAD comes with the GET route (Fastify's exposeHeadRoutes) wherever GET is not allowed.
+ */
+function methodNotAllowed(app: FastifyInstance, url: string, allowed: string[], message: (method: string) => string, refused: Refuse): void {
+  const allow = allowed.join(', ')
+  const notAllowed = async (req: FastifyRequest, reply: FastifyReply) => reply.code(405).header('allow', allow).send(refused(405, message(req.method), req.url))
+  const methods = app.supportedMethods.filter((m) => !allowed.includes(m) && m !== 'HEAD')
+  app.route({ method: methods, url, onRequest: notAllowed, handler: notAllowed })
+}
+
 const operationalRoutes =
-  (opts: ServerOptions): FastifyPluginAsync =>
+  (opts: ServerOptions, refused: Refuse): FastifyPluginAsync =>
   async (app) => {
     app.get('/healthz', async () => ({ status: 'ok' }))
     app.get('/readyz', async (_req, reply) => {
@@ -96,6 +105,9 @@ const operationalRoutes =
       reply.header('content-type', opts.metrics.registry.contentType)
       return opts.metrics.registry.metrics()
     })
+    for (const url of ['/healthz', '/readyz', '/metrics']) {
+      methodNotAllowed(app, url, ['GET', 'HEAD'], (method) => `${url} takes GET, not ${method}`, refused)
+    }
   }
 
 /** What is not JSON in UTF-8, as the apiserver sends it, is refused (415) rather than decoded into nonsense. */
@@ -189,6 +201,6 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.setNotFoundHandler(notFound)
 
   await app.register(admissionRoutes(opts, refused))
-  await app.register(operationalRoutes(opts))
+  await app.register(operationalRoutes(opts, refused))
   return app
 }
