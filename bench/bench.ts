@@ -17,20 +17,10 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateState, requestMix, type MixRequest } from './workload.js'
+import { imageEnv, packageRoot } from './image-env.js'
 import { numberOption } from './options.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-
-/** The package root: the nearest directory above this file holding package.json. */
-function packageRoot(): string {
-  let dir = HERE
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir
-    const up = dirname(dir)
-    if (up === dir) throw new Error('package.json not found above ' + HERE)
-    dir = up
-  }
-}
 
 function firstExisting(paths: string[]): string {
   const p = paths.find((x) => existsSync(x))
@@ -168,7 +158,8 @@ async function startGuard(cli: string, stateFile: string, logFile: string, logLe
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, 'guard')] : []
   const child = spawn(process.execPath, [...prof, cli, 'serve', '--host', '127.0.0.1', '--port', String(fixedPort), '--state', stateFile], {
     stdio: ['ignore', fd, 'pipe'],
-    env: { ...process.env, LOG_LEVEL: logLevel, NODE_ENV: 'production' },
+    // As the image runs it: its ENV (NODE_ENV, the malloc settings) over this environment.
+    env: { ...process.env, ...imageEnv(), LOG_LEVEL: logLevel },
   })
   closeSync(fd)
   const stderr = collectStderr(child)

@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util'
 import v8 from 'node:v8'
 import { denyAllPolicy } from '../src/policy/coverage.js'
 import { FakeApiServer, type FakeObject } from '../test/fake-apiserver.js'
+import { imageEnv } from './image-env.js'
 import { numberOption } from './options.js'
 import { isUncovered, nsName } from './workload.js'
 
@@ -482,13 +483,13 @@ class GuardProcess {
   }
 
   constructor(readonly label: string) {
-    // The guard runs with the image's environment (Dockerfile: MALLOC_ARENA_MAX=2).
     this.child = fork(SELF, ['--role', 'guard'], {
       execArgv: ['--expose-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // Structured clone: the samples (typed arrays) cross as they are, not as JSON.
       serialization: 'advanced',
-      env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
+      // As the image runs it: its ENV (NODE_ENV, the malloc settings) over this environment.
+      env: { ...process.env, ...imageEnv() },
     })
     this.child.on('message', (m) => {
       this.inbox.push(m as { type: string })

@@ -122,3 +122,14 @@ t.test('the image build stage compiles from the Docker build context alone', asy
   t.equal(help.status, 0, 'the entrypoint runs')
   t.match(help.stdout, /netpol-guard serve/)
 })
+
+t.test('the benchmarks run the guard with the environment of the image', async (t) => {
+  const { dockerfileEnv, imageEnv } = await import('../bench/image-env.js')
+  const env = imageEnv()
+  t.equal(env.NODE_ENV, 'production')
+  t.equal(env.MALLOC_ARENA_MAX, '2')
+  t.equal(env.MALLOC_TRIM_THRESHOLD_, '131072')
+  t.equal(env.MALLOC_MMAP_THRESHOLD_, '131072')
+  // Only the last stage's ENV counts: the build stage's does not reach the running image.
+  t.same(dockerfileEnv('FROM a AS build\nENV X=1\nFROM b\nENV Y=2\n# ENV Z=3\nENV  W=4 \n'), { Y: '2', W: '4' })
+})
