@@ -607,7 +607,7 @@ export class FakeApiServer {
       const o = m.get(keys[i])
       if (!o) continue
       // No copy: send() serializes the page at once. Copying each object first was most of the fake's work when a
-      // guard lists 100,000 NetworkPolicies (bench:scale), time the guard's ready figure then included.
+      // guard listed 100,000 NetworkPolicies (bench:scale), and the guard's ready time included it.
       items.push(o)
       last = keys[i]
     }
