@@ -240,6 +240,8 @@ t.test('bad input: clear 4xx, one-line JSON, logged and counted, server keeps se
     ['POST to /metrics', () => post(app, '/metrics', good), 405],
     ['PUT to /healthz, text body', () => app.inject({ method: 'PUT', url: '/healthz', payload: 'hi', headers: { 'content-type': 'text/plain' } }), 405],
     ['DELETE /readyz', () => app.inject({ method: 'DELETE', url: '/readyz' }), 405],
+    ['PROPFIND (a method Fastify does not route) on an admission path', () => app.inject({ method: 'PROPFIND', url: '/validate?x=1' }), 405],
+    ['PROPFIND on an unknown path', () => app.inject({ method: 'PROPFIND', url: '/dav' }), 404],
   ]
   const counted = async (): Promise<number> => (await metrics.badRequests.get()).values.reduce((n, v) => n + v.value, 0)
   const messages = new Map<string, string>()
@@ -264,6 +266,8 @@ t.test('bad input: clear 4xx, one-line JSON, logged and counted, server keeps se
   t.match(messages.get('URL that does not decode'), /not a valid URL/)
   t.equal(messages.get('TRACE on an admission path'), '/validate takes POST with an AdmissionReview, not TRACE')
   t.equal(messages.get('POST to /metrics'), '/metrics takes GET, not POST')
+  t.equal(messages.get('PROPFIND (a method Fastify does not route) on an admission path'), '/validate takes POST with an AdmissionReview, not PROPFIND')
+  t.equal((await app.inject({ method: 'PROPFIND', url: '/mutate' })).headers.allow, 'POST')
   t.equal((await app.inject({ method: 'POST', url: '/metrics' })).headers.allow, 'GET, HEAD')
   t.equal((await app.inject({ method: 'TRACE', url: '/mutate' })).headers.allow, 'POST')
   const head = await app.inject({ method: 'HEAD', url: '/validate' })

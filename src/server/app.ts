@@ -74,26 +74,22 @@ const admissionRoutes =
     // returned value (or awaits a returned promise) either way.
     app.post<{ Body: AdmissionReview }>('/validate', { schema, serializerCompiler }, (req) => opts.handler.validate(req.body))
     app.post<{ Body: AdmissionReview }>('/mutate', { schema, serializerCompiler }, (req) => opts.handler.mutate(req.body))
-    // Other methods on the admission paths: 405, so a misconfigured client learns what to send.
-    for (const url of ['/validate', '/mutate']) {
-      methodNotAllowed(app, url, ['POST'], (method) => `${url} takes POST with an AdmissionReview, not ${method}`, refused)
-    }
   }
 
 /**
- * 405 with an Allow header for every method Fastify routes (TRACE and QUERY too) other than those `url` serves.
- * Answered in onRequest, before a body is read: a wrong method gets its 405, not a complaint about its body.
- * HEAD comes with the GET route (Fastify's exposeHeadRoutes) wherever GET is not allowed.
+ * The methods each path takes. Another method on one of them is a 405 with an Allow header, so a misconfigured
+ * client learns what to send; a path not here is a 404.
  */
-function methodNotAllowed(app: FastifyInstance, url: string, allowed: string[], message: (method: string) => string, refused: Refuse): void {
-  const allow = allowed.join(', ')
-  const notAllowed = async (req: FastifyRequest, reply: FastifyReply) => reply.code(405).header('allow', allow).send(refused(405, message(req.method), req.url))
-  const methods = app.supportedMethods.filter((m) => !allowed.includes(m) && m !== 'HEAD')
-  app.route({ method: methods, url, onRequest: notAllowed, handler: notAllowed })
-}
+const METHODS_OF_PATH: ReadonlyMap<string, { allow: string; takes: string }> = new Map([
+  ['/validate', { allow: 'POST', takes: 'POST with an AdmissionReview' }],
+  ['/mutate', { allow: 'POST', takes: 'POST with an AdmissionReview' }],
+  ['/healthz', { allow: 'GET, HEAD', takes: 'GET' }],
+  ['/readyz', { allow: 'GET, HEAD', takes: 'GET' }],
+  ['/metrics', { allow: 'GET, HEAD', takes: 'GET' }],
+])
 
 const operationalRoutes =
-  (opts: ServerOptions, refused: Refuse): FastifyPluginAsync =>
+  (opts: ServerOptions): FastifyPluginAsync =>
   async (app) => {
     app.get('/healthz', async () => ({ status: 'ok' }))
     app.get('/readyz', async (_req, reply) => {
@@ -105,9 +101,6 @@ const operationalRoutes =
       reply.header('content-type', opts.metrics.registry.contentType)
       return opts.metrics.registry.metrics()
     })
-    for (const url of ['/healthz', '/readyz', '/metrics']) {
-      methodNotAllowed(app, url, ['GET', 'HEAD'], (method) => `${url} takes GET, not ${method}`, refused)
-    }
   }
 
 /** What is not JSON in UTF-8, as the apiserver sends it, is refused (415) rather than decoded into nonsense. */
@@ -192,15 +185,19 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const { code, message } = clientError(err, bodyLimit)
     return reply.code(code).send(refused(code, message, req.url))
   })
-  // An unknown path is answered in onRequest, before a body is read: a 404, not a complaint about a body sent to the
-  // wrong place. The catch-all route matches only where no other route does; methods it does not know reach the
-  // not-found handler, with the same answer.
-  const notFound = async (req: FastifyRequest, reply: FastifyReply) =>
-    reply.code(404).send(refused(404, `no route ${req.method} ${req.url.split('?')[0]}; admission endpoints are POST /validate and POST /mutate`, req.url))
-  app.all('*', { onRequest: notFound }, notFound)
-  app.setNotFoundHandler(notFound)
+  // What no route takes (a wrong method on a known path: 405; an unknown path: 404) is answered in onRequest, before
+  // a body is read, rather than with a complaint about a body sent to the wrong place. The catch-all route matches
+  // only where no other route does; methods Fastify does not route (PROPFIND, ...) reach the not-found handler.
+  const unrouted = async (req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0]!
+    const methods = METHODS_OF_PATH.get(path)
+    if (methods) return reply.code(405).header('allow', methods.allow).send(refused(405, `${path} takes ${methods.takes}, not ${req.method}`, req.url))
+    return reply.code(404).send(refused(404, `no route ${req.method} ${path}; admission endpoints are POST /validate and POST /mutate`, req.url))
+  }
+  app.all('*', { onRequest: unrouted }, unrouted)
+  app.setNotFoundHandler(unrouted)
 
   await app.register(admissionRoutes(opts, refused))
-  await app.register(operationalRoutes(opts, refused))
+  await app.register(operationalRoutes(opts))
   return app
 }
