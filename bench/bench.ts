@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateState, requestMix, type MixRequest } from './workload.js'
 import { imageEnv, packageRoot } from './image-env.js'
+import { bootstrapInterval } from './interval.js'
 import { numberOption } from './options.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -430,6 +431,12 @@ async function main(): Promise<number> {
     const br = runs.find((r) => r.server === 'baseline' && r.round === i + 1)!
     return { round: i + 1, throughputRatio: gr.rps / br.rps, p99Ratio: gr.p99 / br.p99 }
   })
+  const interval = bootstrapInterval(
+    perRound.map((_, i) => ({
+      guard: runs.find((r) => r.server === 'guard' && r.round === i + 1)!,
+      baseline: runs.find((r) => r.server === 'baseline' && r.round === i + 1)!,
+    })),
+  )
   const targets = {
     throughput: { target: '>= 0.85', value: throughputRatio, pass: throughputRatio >= 0.85 },
     p99: { target: '<= 1.30', value: p99Ratio, pass: p99Ratio <= 1.3 },
@@ -448,6 +455,8 @@ async function main(): Promise<number> {
   out(`(req/s over all rounds; p50/p99 and server CPU per request: median of the rounds' values; per-round ratios: ${perRound.map((r) => `${r.throughputRatio.toFixed(3)}/${r.p99Ratio.toFixed(3)}`).join(', ')})`)
   out('')
   out(`throughput ratio ${throughputRatio.toFixed(3)} (target ${targets.throughput.target}): ${targets.throughput.pass ? 'PASS' : 'FAIL'}`)
+  // What the host's drift between rounds leaves of that figure: a wide interval says run it again, or longer.
+  out(`  95% bootstrap interval over the ${o.rounds} rounds: ${interval[0].toFixed(3)}–${interval[1].toFixed(3)}`)
   out(`p99 ratio        ${p99Ratio.toFixed(3)} (target ${targets.p99.target}): ${targets.p99.pass ? 'PASS' : 'FAIL'}`)
   out(`errors           ${targets.errors.value} (target ${targets.errors.target}): ${targets.errors.pass ? 'PASS' : 'FAIL'}`)
   out(`guard log: ${logLines} admission lines, ${(logBytes / 1048576).toFixed(1)} MiB; guard exit code after SIGTERM: ${guardExit}`)
@@ -463,7 +472,7 @@ async function main(): Promise<number> {
     runs,
     guard: g,
     baseline: b,
-    ratios: { throughput: throughputRatio, p50: p50Ratio, p99: p99Ratio, perRound },
+    ratios: { throughput: throughputRatio, throughputInterval95: interval, p50: p50Ratio, p99: p99Ratio, perRound },
     targets,
     guardLog: { admissionLines: logLines, bytes: logBytes },
     guardExitCode: guardExit,
