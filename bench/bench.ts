@@ -426,17 +426,13 @@ async function main(): Promise<number> {
   const throughputRatio = g.rps / b.rps
   const p99Ratio = g.p99 / b.p99
   const p50Ratio = g.p50 / b.p50
-  const perRound = Array.from({ length: o.rounds }, (_, i) => {
-    const gr = runs.find((r) => r.server === 'guard' && r.round === i + 1)!
-    const br = runs.find((r) => r.server === 'baseline' && r.round === i + 1)!
-    return { round: i + 1, throughputRatio: gr.rps / br.rps, p99Ratio: gr.p99 / br.p99 }
-  })
-  const interval = bootstrapInterval(
-    perRound.map((_, i) => ({
-      guard: runs.find((r) => r.server === 'guard' && r.round === i + 1)!,
-      baseline: runs.find((r) => r.server === 'baseline' && r.round === i + 1)!,
-    })),
-  )
+  // Each round's two runs, side by side: its ratios, and the rounds the bootstrap interval draws from.
+  const pairs = Array.from({ length: o.rounds }, (_, i) => ({
+    guard: runs.find((r) => r.server === 'guard' && r.round === i + 1)!,
+    baseline: runs.find((r) => r.server === 'baseline' && r.round === i + 1)!,
+  }))
+  const perRound = pairs.map(({ guard: gr, baseline: br }, i) => ({ round: i + 1, throughputRatio: gr.rps / br.rps, p99Ratio: gr.p99 / br.p99 }))
+  const interval = bootstrapInterval(pairs)
   const targets = {
     throughput: { target: '>= 0.85', value: throughputRatio, pass: throughputRatio >= 0.85 },
     p99: { target: '<= 1.30', value: p99Ratio, pass: p99Ratio <= 1.3 },

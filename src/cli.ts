@@ -81,7 +81,6 @@ export interface Io {
   in?: NodeJS.ReadableStream
 }
 
-
 async function checkCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     state: { type: 'string' },
