@@ -7,6 +7,11 @@
 // Every review pays for both scans, ~0.65 µs for a 2 KB review. One regex with both alternatives finds the same
 // bodies in one pass (~0.4 µs); a body it finds is handed to secure-json-parse itself, so what is refused is exactly
 // what it refuses (test/json-body.test.ts checks both against each other).
+//
+// Most reviews hold neither key, and then the regex, which tries a match at every '"' of the text, is still the
+// largest single cost of a request (~10,000 of its ~260,000 instructions, callgrind). It can only match where
+// "__proto__" or "constructor" is spelled out or where a \u escape is written, so a text without those three
+// substrings is passed by indexOf, which skips through the text instead of stopping at every quote.
 import secureJson from 'secure-json-parse'
 
 // secure-json-parse's suspectProtoRx and suspectConstructorRx, as the two branches of one group.
@@ -22,6 +27,11 @@ const OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const
 export function parseJsonBody(text: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   const value: unknown = JSON.parse(body)
-  if (value === null || typeof value !== 'object' || !SUSPECT_KEY.test(body)) return value
+  if (value === null || typeof value !== 'object' || !mayHoldSuspectKey(body)) return value
   return secureJson.parse(body, OPTIONS)
+}
+
+function mayHoldSuspectKey(body: string): boolean {
+  if (body.indexOf('\\u') === -1 && body.indexOf('__proto__') === -1 && body.indexOf('constructor') === -1) return false
+  return SUSPECT_KEY.test(body)
 }
