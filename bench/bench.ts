@@ -8,26 +8,18 @@
 // Flags: --duration S (per round, default 5), --rounds N (6), --warmup S (5), --connections C (32),
 //        --namespaces N (1000), --out FILE (bench/results/latest.json), --keep-logs, --cpu-prof DIR (profile both servers).
 import autocannon from 'autocannon'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { request as httpsRequest } from 'node:https'
-import { createServer } from 'node:net'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateState, requestMix, type MixRequest } from './workload.js'
-import { imageEnv, packageRoot } from './image-env.js'
-import { bootstrapInterval } from './interval.js'
+import { packageRoot } from './image-env.js'
+import { bootstrapInterval, median } from './interval.js'
 import { numberOption } from './options.js'
+import { firstExisting, sanityCheck, startBaseline, startGuard, stopServer, type Server } from './servers.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-
-function firstExisting(paths: string[]): string {
-  const p = paths.find((x) => existsSync(x))
-  if (!p) throw new Error(`none of ${paths.join(', ')} exists: run \`npm run build\` first`)
-  return p
-}
 
 interface Options {
   duration: number
@@ -73,124 +65,6 @@ function options(root: string): Options {
     logLevel: values['log-level']!,
     ...(values['cpu-prof'] ? { cpuProf: resolve(values['cpu-prof']) } : {}),
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Children
-
-interface Server {
-  name: 'guard' | 'baseline'
-  child: ChildProcess
-  port: number
-  stderr: string[]
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
-
-/** Polls a condition until it yields a value, or fails at the deadline. */
-async function waitFor<T>(what: string, deadlineMs: number, probe: () => T | undefined | Promise<T | undefined>, child?: ChildProcess): Promise<T> {
-  const end = Date.now() + deadlineMs
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (child && child.exitCode !== null) throw new Error(`${what}: the process exited with ${child.exitCode}`)
-    if (Date.now() > end) throw new Error(`${what}: not within ${deadlineMs} ms`)
-    await sleep(25)
-  }
-}
-
-function servingPort(text: string, msg: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.includes(msg)) continue
-    try {
-      const o = JSON.parse(line) as { msg?: string; port?: number }
-      if (o.msg === msg && typeof o.port === 'number') return o.port
-    } catch {
-      // a partial line; read again
-    }
-  }
-  return undefined
-}
-
-function collectStderr(child: ChildProcess): string[] {
-  const lines: string[] = []
-  child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (d: string) => {
-    lines.push(d)
-    if (lines.length > 200) lines.shift()
-  })
-  return lines
-}
-
-/** true when GET /readyz answers 200. */
-function readyz(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, servername: 'localhost', path: '/readyz', rejectUnauthorized: false, timeout: 1000 }, (r) => {
-      r.resume()
-      res(r.statusCode === 200)
-    })
-    req.on('error', () => res(false))
-    req.on('timeout', () => req.destroy())
-    req.end()
-  })
-}
-
-/** A free loopback port (only for a guard logging below info, which does not print its bound port). */
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.once('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address()
-      const port = typeof a === 'object' && a ? a.port : 0
-      srv.close(() => res(port))
-    })
-  })
-}
-
-async function startGuard(cli: string, stateFile: string, logFile: string, logLevel: string, cpuProf?: string): Promise<Server> {
-  // stdout goes straight to a file, as a container runtime would take it: the guard pays its own logging cost
-  // and this process does not spend CPU reading it.
-  const announces = ['trace', 'debug', 'info'].includes(logLevel)
-  const fixedPort = announces ? 0 : await freePort()
-  const fd = openSync(logFile, 'w')
-  const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, 'guard')] : []
-  const child = spawn(process.execPath, [...prof, cli, 'serve', '--host', '127.0.0.1', '--port', String(fixedPort), '--state', stateFile], {
-    stdio: ['ignore', fd, 'pipe'],
-    // As the image runs it: its ENV (NODE_ENV, the malloc settings) over this environment.
-    env: { ...process.env, ...imageEnv(), LOG_LEVEL: logLevel },
-  })
-  closeSync(fd)
-  const stderr = collectStderr(child)
-  const port = announces
-    ? await waitFor('guard "netpol-guard serving" log line', 30_000, () => servingPort(readFileSync(logFile, 'utf8'), 'netpol-guard serving'), child)
-    : await waitFor('guard listening', 30_000, async () => ((await readyz(fixedPort)) ? fixedPort : undefined), child)
-  return { name: 'guard', child, port, stderr }
-}
-
-async function startBaseline(script: string, cpuProf?: string): Promise<Server> {
-  const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProf, 'baseline')] : []
-  const child = spawn(process.execPath, [...prof, script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } })
-  const stderr = collectStderr(child)
-  let out = ''
-  child.stdout!.setEncoding('utf8')
-  child.stdout!.on('data', (d: string) => (out += d))
-  const port = await waitFor('baseline "baseline serving" line', 30_000, () => servingPort(out, 'baseline serving'), child)
-  return { name: 'baseline', child, port, stderr }
-}
-
-async function stopServer(s: Server): Promise<number | null> {
-  if (s.child.exitCode !== null) return s.child.exitCode
-  const exited = new Promise<number | null>((r) => s.child.once('exit', (code) => r(code)))
-  s.child.kill('SIGTERM')
-  const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)])
-  if (code === 'timeout') {
-    s.child.kill('SIGKILL')
-    return await exited
-  }
-  return code
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,42 +154,8 @@ async function load(s: Server, mix: autocannon.Request[], o: Options, seconds: n
   }
 }
 
-/** Sends each request of the mix once and checks the guard's answers against what the mix expects. */
-async function sanityCheck(port: number, mix: MixRequest[]): Promise<Record<string, number>> {
-  const seen: Record<string, number> = {}
-  for (const m of mix) {
-    const body = JSON.stringify(m.review)
-    const { status, text } = await new Promise<{ status: number; text: string }>((res, rej) => {
-      const req = httpsRequest(
-        { host: '127.0.0.1', port, servername: 'localhost', path: m.path, method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (r) => {
-          let t = ''
-          r.setEncoding('utf8')
-          r.on('data', (d: string) => (t += d))
-          r.on('end', () => res({ status: r.statusCode ?? 0, text: t }))
-        },
-      )
-      req.on('error', rej)
-      req.end(body)
-    })
-    if (status !== 200) throw new Error(`sanity: ${m.label} answered ${status}: ${text}`)
-    const r = (JSON.parse(text) as { response: { uid: string; allowed: boolean; patch?: string } }).response
-    const got = r.patch ? 'patch' : r.allowed ? 'allow' : 'deny'
-    if (got !== m.expect || r.uid !== m.review.request.uid) throw new Error(`sanity: ${m.label} in the mix expected ${m.expect}, got ${got}: ${text}`)
-    const key = `${m.label} → ${got}`
-    seen[key] = (seen[key] ?? 0) + 1
-  }
-  return seen
-}
-
 // ---------------------------------------------------------------------------------------------
 // Report
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 interface Summary {
   rps: number
@@ -386,9 +226,10 @@ async function main(): Promise<number> {
   let logLines = 0
   let logBytes = 0
   try {
-    const guard = await startGuard(cli, stateFile, logFile, o.logLevel, o.cpuProf)
+    const profile = (name: string) => (o.cpuProf ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', join(o.cpuProf, name)] } : {})
+    const guard = await startGuard(cli, stateFile, logFile, o.logLevel, profile('guard'))
     servers.push(guard)
-    const baseline = await startBaseline(baselineScript, o.cpuProf)
+    const baseline = await startBaseline(baselineScript, profile('baseline'))
     servers.push(baseline)
     out(`  guard on 127.0.0.1:${guard.port} (pid ${guard.child.pid}), baseline on 127.0.0.1:${baseline.port} (pid ${baseline.child.pid})`)
 

@@ -1,5 +1,12 @@
 // How far one run's throughput ratio can be trusted on a noisy host: a bootstrap interval over its rounds.
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
 /** One round of each server: requests answered in the same number of seconds. */
 export interface RoundPair {
   guard: { requests: number; seconds: number }
