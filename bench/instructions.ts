@@ -4,12 +4,13 @@
 // Wall-clock figures on a shared 2-core host move with whatever else runs there; an instruction count does not. Each
 // server runs under `valgrind --tool=callgrind` with counting off while it starts and warms up (its code compiled by
 // V8's optimizing tiers); then counting is switched on for an interval of R requests at a time (callgrind_control),
-// and each interval's count is divided by R. Both run with `node --single-threaded` (V8 compiles and collects garbage
-// on the main thread) so that no background thread's timing moves a count. What is counted is user-space
+// and each interval's count is divided by R, one server at a time. Both run with `node --single-threaded` (V8
+// compiles and collects garbage on the main thread) and `--no-memory-reducer`, so that no background thread and no
+// wall-clock timer of V8's moves a count. What is counted is user-space
 // instructions: the kernel's share (socket and log writes) is not in it, nor are cache misses, which is what a
 // wall-clock ratio adds on top on a busy host (README, Performance).
 //
-// Flags: --namespaces N (1000), --warmup R (8000 requests), --requests R (2000 per interval), --intervals K (5),
+// Flags: --namespaces N (1000), --warmup R (12000 requests), --requests R (2000 per interval), --intervals K (5),
 //        --concurrency C (4 keep-alive connections), --out FILE (bench/results/instructions.json), --keep (callgrind files).
 import { execFile, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -41,7 +42,7 @@ function options(root: string): Options {
   const { values } = parseArgs({
     options: {
       namespaces: { type: 'string', default: '1000' },
-      warmup: { type: 'string', default: '8000' },
+      warmup: { type: 'string', default: '12000' },
       requests: { type: 'string', default: '2000' },
       intervals: { type: 'string', default: '5' },
       concurrency: { type: 'string', default: '4' },

@@ -1,7 +1,7 @@
 // bench:instructions reads its counts from callgrind's dumps (bench/instructions.ts).
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { dumpInstructions } from '../bench/instructions.js'
@@ -15,6 +15,7 @@ t.test('the count is the totals line of a dump', async (t) => {
 
 t.test('a real dump: more work, more instructions', { skip: spawnSync('valgrind', ['--version']).status === 0 ? false : 'valgrind is not installed' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'callgrind-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const count = (name: string, script: string) => {
     const file = join(dir, name)
     const r = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${file}`, '/bin/sh', '-c', script], { encoding: 'utf8' })
