@@ -22,8 +22,8 @@ import { parseArgs, promisify } from 'node:util'
 import { packageRoot } from './image-env.js'
 import { median } from './interval.js'
 import { numberOption } from './options.js'
-import { firstExisting, sanityCheck, startBaseline, startGuard, stopServer, type Launch, type Server } from './servers.js'
-import { generateState, requestMix, type MixRequest } from './workload.js'
+import { firstExisting, sanityCheck, startBaseline, startGuard, stopServer, waitFor, type Launch, type Server } from './servers.js'
+import { generateState, requestMix } from './workload.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const run = promisify(execFile)
@@ -79,46 +79,47 @@ export function dumpInstructions(text: string): number {
  */
 async function readDump(dir: string, prefix: string, pid: string, k: number): Promise<string> {
   const file = join(dir, `${prefix}.${pid}.${k}`)
-  const deadline = Date.now() + 120_000
-  for (;;) {
+  return waitFor(`callgrind's dump ${file}, in full`, 120_000, () => {
     const text = existsSync(file) ? readFileSync(file, 'utf8') : ''
-    if (/^(?:totals|summary):\s+\d+\n/m.test(text)) return text
-    if (Date.now() > deadline) throw new Error(`callgrind did not write ${file} in full within 120 s`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+    return /^(?:totals|summary):\s+\d+\n/m.test(text) ? text : undefined
+  })
+}
+
+/** One request of the mix, its body serialized once. */
+interface Posted {
+  label: string
+  path: string
+  body: string
 }
 
 /** Sends `count` requests of the mix (cycling from `start`) over `agent`'s keep-alive connections, `concurrency` at a time. */
-async function drive(port: number, agent: Agent, mix: MixRequest[], bodies: string[], count: number, concurrency: number, start: number): Promise<{ ok: number; failed: string[] }> {
+async function drive(port: number, agent: Agent, posts: Posted[], count: number, concurrency: number, start: number): Promise<string[]> {
   let sent = 0
-  let ok = 0
   const failed: string[] = []
   const one = (i: number) =>
     new Promise<void>((res) => {
-      const m = mix[i % mix.length]!
-      const body = bodies[i % mix.length]!
+      const p = posts[i % posts.length]!
       const req = httpsRequest(
-        { host: '127.0.0.1', port, servername: 'localhost', agent, path: `${m.path}?timeout=10s`, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { host: '127.0.0.1', port, servername: 'localhost', agent, path: `${p.path}?timeout=10s`, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(p.body) } },
         (r) => {
           r.resume()
           r.on('end', () => {
-            if (r.statusCode === 200) ok++
-            else failed.push(`${m.label}: HTTP ${r.statusCode}`)
+            if (r.statusCode !== 200) failed.push(`${p.label}: HTTP ${r.statusCode}`)
             res()
           })
         },
       )
       req.on('error', (e) => {
-        failed.push(`${m.label}: ${e.message}`)
+        failed.push(`${p.label}: ${e.message}`)
         res()
       })
-      req.end(body)
+      req.end(p.body)
     })
   const worker = async () => {
     while (sent < count) await one(start + sent++)
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return { ok, failed }
+  return failed
 }
 
 interface Measured {
@@ -129,26 +130,23 @@ interface Measured {
   failed: string[]
 }
 
-async function measure(s: Server, prefix: string, work: string, mix: MixRequest[], o: Options, out: (line: string) => void): Promise<Measured> {
+async function measure(s: Server, prefix: string, work: string, posts: Posted[], o: Options, out: (line: string) => void): Promise<Measured> {
   const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency, rejectUnauthorized: false })
-  const bodies = mix.map((m) => JSON.stringify(m.review))
   const pid = String(s.child.pid)
   const control = (...args: string[]) => run('callgrind_control', [...args, pid])
   const failed: string[] = []
   let next = 0
-  const warm = await drive(s.port, agent, mix, bodies, o.warmup, o.concurrency, next)
+  failed.push(...(await drive(s.port, agent, posts, o.warmup, o.concurrency, next)))
   next += o.warmup
-  failed.push(...warm.failed)
   out(`  ${s.name}: warmed up with ${o.warmup} requests`)
   const perRequest: number[] = []
   for (let k = 1; k <= o.intervals; k++) {
     await control('--instr=on')
     await control('--zero')
-    const r = await drive(s.port, agent, mix, bodies, o.requests, o.concurrency, next)
+    failed.push(...(await drive(s.port, agent, posts, o.requests, o.concurrency, next)))
     next += o.requests
     await control('--dump')
     await control('--instr=off')
-    failed.push(...r.failed)
     const per = dumpInstructions(await readDump(work, prefix, pid, k)) / o.requests
     perRequest.push(per)
     out(`  ${s.name}: interval ${k}: ${Math.round(per)} instructions per request`)
@@ -191,7 +189,8 @@ async function main(): Promise<number> {
     out(`  sanity: ${Object.entries(sanity).map(([k, v]) => `${k} ×${v}`).join('; ')}`)
     // One at a time: the two at once read a few percent apart from run to run, the guard more (its log is written
     // once per turn of the event loop, and how many requests a turn holds depends on how fast the server runs).
-    results = [await measure(guard, 'guard', work, mix, o, out), await measure(baseline, 'baseline', work, mix, o, out)]
+    const posts = mix.map((m) => ({ label: m.label, path: m.path, body: JSON.stringify(m.review) }))
+    results = [await measure(guard, 'guard', work, posts, o, out), await measure(baseline, 'baseline', work, posts, o, out)]
   } finally {
     for (const s of servers) await stopServer(s).catch(() => undefined)
   }

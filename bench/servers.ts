@@ -26,7 +26,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls a condition until it yields a value, or fails at the deadline. */
-async function waitFor<T>(what: string, deadlineMs: number, probe: () => T | undefined | Promise<T | undefined>, child?: ChildProcess): Promise<T> {
+export async function waitFor<T>(what: string, deadlineMs: number, probe: () => T | undefined | Promise<T | undefined>, child?: ChildProcess): Promise<T> {
   const end = Date.now() + deadlineMs
   for (;;) {
     const v = await probe()
