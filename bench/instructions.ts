@@ -8,7 +8,7 @@
 // compiles and collects garbage on the main thread) and `--no-memory-reducer`, so that no background thread and no
 // wall-clock timer of V8's moves a count. What is counted is user-space
 // instructions: the kernel's share (socket and log writes) is not in it, nor are cache misses, which is what a
-// wall-clock ratio adds on top on a busy host (README, Performance).
+// wall-clock ratio adds on top on a busy host (bench/README.md, "Instructions per request").
 //
 // Flags: --namespaces N (1000), --warmup R (12000 requests), --requests R (2000 per interval), --intervals K (5),
 //        --concurrency C (4 keep-alive connections), --out FILE (bench/results/instructions.json), --keep (callgrind files).
