@@ -1,9 +1,10 @@
 // `npm run bench`: the guard against a bare Fastify HTTPS baseline, in one run.
 //
 // Both servers run as child processes; autocannon drives them from this process, one at a time, the order swapped
-// every other round (guard, baseline, baseline, guard, ...) after a warm-up of each, over the same request mix (bench/workload.ts). The guard is the
-// real CLI (`node dist/cli.js serve --state FILE`) with its default logging (info: a JSON line per refusal and change)
-// going to a log file; the baseline answers a fixed AdmissionReview with logging off.
+// every other round (guard, baseline, baseline, guard, ...) after a warm-up of each, over the same request mix
+// (bench/workload.ts). The guard is the real CLI (`node dist/cli.js serve --state FILE`) with its default logging
+// (info: a JSON line per refusal and change) going to a log file; the baseline answers a fixed AdmissionReview with
+// logging off.
 //
 // Flags: --duration S (per round, default 5), --rounds N (6), --warmup S (5), --connections C (32),
 //        --namespaces N (1000), --out FILE (bench/results/latest.json), --keep-logs, --cpu-prof DIR (profile both servers).
