@@ -12,15 +12,12 @@ import autocannon from 'autocannon'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateState, requestMix, type MixRequest } from './workload.js'
 import { packageRoot } from './image-env.js'
 import { bootstrapInterval, median } from './interval.js'
 import { numberOption } from './options.js'
-import { firstExisting, sanityCheck, startBaseline, startGuard, stopServer, type Server } from './servers.js'
-
-const HERE = dirname(fileURLToPath(import.meta.url))
+import { builtScripts, sanityCheck, startBaseline, startGuard, stopServer, type Server } from './servers.js'
 
 interface Options {
   duration: number
@@ -195,8 +192,7 @@ function table(rows: string[][]): string {
 async function main(): Promise<number> {
   const root = packageRoot()
   const o = options(root)
-  const cli = firstExisting([join(HERE, '..', 'cli.js'), join(HERE, '..', 'src', 'cli.js')])
-  const baselineScript = firstExisting([join(HERE, 'baseline-server.js')])
+  const { cli, baselineScript } = builtScripts()
   // On tmpfs when there is one: a write there costs the guard what a write to the pipe a container runtime reads
   // from costs (a copy into memory), not an ext4 block allocation per page.
   const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'netpol-guard-bench-'))

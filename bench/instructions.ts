@@ -14,7 +14,7 @@
 //        --concurrency C (4 keep-alive connections), --out FILE (bench/results/instructions.json), --keep (callgrind files).
 import { execFile, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Agent, request as httpsRequest } from 'node:https'
+import { Agent } from 'node:https'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,10 +22,9 @@ import { parseArgs, promisify } from 'node:util'
 import { packageRoot } from './image-env.js'
 import { median } from './interval.js'
 import { numberOption } from './options.js'
-import { firstExisting, sanityCheck, startBaseline, startGuard, stopServer, waitFor, type Launch, type Server } from './servers.js'
+import { builtScripts, postJson, sanityCheck, startBaseline, startGuard, stopServer, waitFor, type Launch, type Server } from './servers.js'
 import { generateState, requestMix } from './workload.js'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
 const run = promisify(execFile)
 
 interface Options {
@@ -96,25 +95,15 @@ interface Posted {
 async function drive(port: number, agent: Agent, posts: Posted[], count: number, concurrency: number, start: number): Promise<string[]> {
   let sent = 0
   const failed: string[] = []
-  const one = (i: number) =>
-    new Promise<void>((res) => {
-      const p = posts[i % posts.length]!
-      const req = httpsRequest(
-        { host: '127.0.0.1', port, servername: 'localhost', agent, path: `${p.path}?timeout=10s`, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(p.body) } },
-        (r) => {
-          r.resume()
-          r.on('end', () => {
-            if (r.statusCode !== 200) failed.push(`${p.label}: HTTP ${r.statusCode}`)
-            res()
-          })
-        },
-      )
-      req.on('error', (e) => {
-        failed.push(`${p.label}: ${e.message}`)
-        res()
-      })
-      req.end(p.body)
-    })
+  const one = async (i: number) => {
+    const p = posts[i % posts.length]!
+    try {
+      const { status } = await postJson(port, `${p.path}?timeout=10s`, p.body, agent)
+      if (status !== 200) failed.push(`${p.label}: HTTP ${status}`)
+    } catch (e) {
+      failed.push(`${p.label}: ${(e as Error).message}`)
+    }
+  }
   const worker = async () => {
     while (sent < count) await one(start + sent++)
   }
@@ -159,8 +148,7 @@ async function main(): Promise<number> {
   const root = packageRoot()
   const o = options(root)
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('valgrind is not installed (Debian: apt-get install valgrind); it counts the instructions')
-  const cli = firstExisting([join(HERE, '..', 'cli.js'), join(HERE, '..', 'src', 'cli.js')])
-  const baselineScript = firstExisting([join(HERE, 'baseline-server.js')])
+  const { cli, baselineScript } = builtScripts()
   const work = mkdtempSync(join(tmpdir(), 'netpol-guard-instructions-'))
   const stateFile = join(work, 'state.json')
   writeFileSync(stateFile, JSON.stringify(generateState(o.namespaces)))

@@ -3,15 +3,44 @@
 // each request of the mix as the mix expects.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
-import { request as httpsRequest } from 'node:https'
+import { request as httpsRequest, type Agent } from 'node:https'
 import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { imageEnv } from './image-env.js'
 import type { MixRequest } from './workload.js'
 
-export function firstExisting(paths: string[]): string {
+const HERE = dirname(fileURLToPath(import.meta.url))
+
+function firstExisting(paths: string[]): string {
   const p = paths.find((x) => existsSync(x))
   if (!p) throw new Error(`none of ${paths.join(', ')} exists: run \`npm run build\` first`)
   return p
+}
+
+/** The built guard CLI and baseline server the benchmarks start (next to this file in dist/bench). */
+export function builtScripts(): { cli: string; baselineScript: string } {
+  return {
+    cli: firstExisting([join(HERE, '..', 'cli.js'), join(HERE, '..', 'src', 'cli.js')]),
+    baselineScript: firstExisting([join(HERE, 'baseline-server.js')]),
+  }
+}
+
+/** POSTs a JSON body to a server on loopback (its certificate is self-signed) and reads the answer. */
+export function postJson(port: number, path: string, body: string, agent?: Agent): Promise<{ status: number; text: string }> {
+  return new Promise((res, rej) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, servername: 'localhost', agent, path, method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (r) => {
+        let text = ''
+        r.setEncoding('utf8')
+        r.on('data', (d: string) => (text += d))
+        r.on('end', () => res({ status: r.statusCode ?? 0, text }))
+      },
+    )
+    req.on('error', rej)
+    req.end(body)
+  })
 }
 
 export interface Server {
@@ -149,20 +178,7 @@ export async function stopServer(s: Server): Promise<number | null> {
 export async function sanityCheck(port: number, mix: MixRequest[]): Promise<Record<string, number>> {
   const seen: Record<string, number> = {}
   for (const m of mix) {
-    const body = JSON.stringify(m.review)
-    const { status, text } = await new Promise<{ status: number; text: string }>((res, rej) => {
-      const req = httpsRequest(
-        { host: '127.0.0.1', port, servername: 'localhost', path: m.path, method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (r) => {
-          let t = ''
-          r.setEncoding('utf8')
-          r.on('data', (d: string) => (t += d))
-          r.on('end', () => res({ status: r.statusCode ?? 0, text: t }))
-        },
-      )
-      req.on('error', rej)
-      req.end(body)
-    })
+    const { status, text } = await postJson(port, m.path, JSON.stringify(m.review))
     if (status !== 200) throw new Error(`sanity: ${m.label} answered ${status}: ${text}`)
     const r = (JSON.parse(text) as { response: { uid: string; allowed: boolean; patch?: string } }).response
     const got = r.patch ? 'patch' : r.allowed ? 'allow' : 'deny'
