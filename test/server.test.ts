@@ -331,6 +331,19 @@ t.test('operational endpoints', async (t) => {
   t.match(m.body, /netpol_guard_admission_duration_seconds/)
 })
 
+t.test('a 405 names the methods the router really serves, a route added later included', async (t) => {
+  const { app } = await testServer()
+  t.teardown(() => app.close())
+  // buildServer collects each path's methods as routes are registered: no list of them to keep in step.
+  app.put('/extra', async () => ({ ok: true }))
+  const res = await app.inject({ method: 'GET', url: '/extra' })
+  t.equal(res.statusCode, 405)
+  t.equal(res.headers.allow, 'PUT')
+  t.equal(JSON.parse(res.body).error, '/extra takes PUT, not GET')
+  t.equal((await app.inject({ method: 'PUT', url: '/extra' })).statusCode, 200)
+  t.equal((await app.inject({ method: 'GET', url: '/extr' })).statusCode, 404, 'a path no route serves is still a 404')
+})
+
 t.test('promises older than the grace period are dropped, not kept forever', async (t) => {
   let now = Date.parse('2026-11-27T12:00:00Z')
   const { app, view } = await testServer({ clock: () => now })

@@ -76,18 +76,6 @@ const admissionRoutes =
     app.post<{ Body: AdmissionReview }>('/mutate', { schema, serializerCompiler }, (req) => opts.handler.mutate(req.body))
   }
 
-/**
- * The methods each path takes. Another method on one of them is a 405 with an Allow header, so a misconfigured
- * client learns what to send; a path not here is a 404.
- */
-const METHODS_OF_PATH: ReadonlyMap<string, { allow: string; takes: string }> = new Map([
-  ['/validate', { allow: 'POST', takes: 'POST with an AdmissionReview' }],
-  ['/mutate', { allow: 'POST', takes: 'POST with an AdmissionReview' }],
-  ['/healthz', { allow: 'GET, HEAD', takes: 'GET' }],
-  ['/readyz', { allow: 'GET, HEAD', takes: 'GET' }],
-  ['/metrics', { allow: 'GET, HEAD', takes: 'GET' }],
-])
-
 const operationalRoutes =
   (opts: ServerOptions): FastifyPluginAsync =>
   async (app) => {
@@ -114,6 +102,29 @@ function unsupportedEncoding(headers: FastifyRequest['headers']): string | undef
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1]
   if (charset !== undefined && !/^utf-?8$/i.test(charset)) return `charset ${charset} is not supported: send the AdmissionReview as UTF-8 JSON`
   return undefined
+}
+
+/**
+ * The methods each path takes, collected from the routes as they are registered, so that a 405 and its Allow
+ * header always name what the router really serves (HEAD included where Fastify answers it for a GET route).
+ * The catch-all route is not a path of its own.
+ */
+function routedMethods(app: FastifyInstance): (path: string) => { allow: string; takes: string } | undefined {
+  const paths = new Map<string, { methods: string[]; reviewBody: boolean }>()
+  app.addHook('onRoute', (route) => {
+    if (route.url === '*') return
+    const p = paths.get(route.url) ?? { methods: [], reviewBody: false }
+    paths.set(route.url, p)
+    for (const m of ([] as string[]).concat(route.method)) if (!p.methods.includes(m)) p.methods.push(m)
+    // The routes with a body schema are the admission endpoints: their body is an AdmissionReview.
+    p.reviewBody ||= route.schema?.body !== undefined
+  })
+  return (path) => {
+    const p = paths.get(path)
+    if (!p) return undefined
+    const takes = p.methods.filter((m) => m !== 'HEAD').join(' or ') + (p.reviewBody ? ' with an AdmissionReview' : '')
+    return { allow: p.methods.join(', '), takes }
+  }
 }
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
@@ -188,9 +199,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // What no route takes (a wrong method on a known path: 405; an unknown path: 404) is answered in onRequest, before
   // a body is read, rather than with a complaint about a body sent to the wrong place. The catch-all route matches
   // only where no other route does; methods Fastify does not route (PROPFIND, ...) reach the not-found handler.
+  const methodsOf = routedMethods(app)
   const unrouted = async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0]!
-    const methods = METHODS_OF_PATH.get(path)
+    const methods = methodsOf(path)
     if (methods) return reply.code(405).header('allow', methods.allow).send(refused(405, `${path} takes ${methods.takes}, not ${req.method}`, req.url))
     return reply.code(404).send(refused(404, `no route ${req.method} ${path}; admission endpoints are POST /validate and POST /mutate`, req.url))
   }
