@@ -1,6 +1,7 @@
 // End to end over real HTTPS on loopback, with a client that trusts only the CA.
 import t from 'tap'
 import { request } from 'node:https'
+import { connect as tcpConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { generateCA, issueServingCert } from '../src/tls/pki.js'
 import { example, testServer } from './helpers/server.js'
@@ -91,4 +92,76 @@ t.test('requests that are not HTTP, or never arrive in full: one-line JSON 4xx, 
   // The server is still answering.
   const after = await post(port, '/validate', body, ca.cert)
   t.equal(after.status, 200)
+})
+
+/** What the server sent and how long the socket stayed open until the server closed it; fails at the deadline. */
+function readUntilClosed(socket: Socket, openedAt: number, deadlineMs: number): Promise<{ ms: number; received: string }> {
+  return new Promise((resolve, reject) => {
+    let received = ''
+    const timer = setTimeout(() => reject(new Error(`still open after ${deadlineMs} ms`)), deadlineMs)
+    socket.on('error', () => {})
+    // Reading is what notices the server's FIN: a paused socket would look open for good.
+    socket.on('data', (d) => (received += d))
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve({ ms: Date.now() - openedAt, received })
+    })
+  })
+}
+
+t.test('a connection that sends nothing, or never finishes its TLS handshake, is closed within the request timeout', async (t) => {
+  const ca = generateCA('test CA', 1)
+  const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })
+  const { app, lines, metrics } = await testServer({ https: serving, requestTimeoutMs: 300 })
+  t.teardown(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as any).port
+
+  // Connections that never speak must not pile up: Node would keep one that never starts TLS for 120 s.
+  const openedAt = Date.now()
+  const silent = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert })
+  await new Promise<void>((resolve, reject) => silent.once('secureConnect', resolve).once('error', reject))
+  const noHandshake = tcpConnect({ host: '127.0.0.1', port })
+  const [quiet, plain] = await Promise.all([readUntilClosed(silent, openedAt, 10_000), readUntilClosed(noHandshake, openedAt, 10_000)])
+  t.match(quiet.received, /^HTTP\/1\.1 408 /, `a TLS connection that sends nothing: a 408, closed after ${quiet.ms} ms`)
+  t.ok(quiet.ms >= 300, 'not before the request timeout')
+  t.equal(plain.received, '', 'a TCP connection that never starts TLS gets no plain-text answer')
+  t.ok(plain.ms >= 300, `and is closed after the handshake timeout (${plain.ms} ms)`)
+  t.same(
+    lines
+      .filter((l) => l.msg === 'bad request')
+      .map((l) => l.error)
+      .sort(),
+    ['the TLS handshake did not complete within 0.3 s', 'the request did not arrive in full within 0.3 s'],
+    'both logged',
+  )
+  const codes = Object.fromEntries((await metrics.badRequests.get()).values.map((v) => [v.labels.code, v.value]))
+  t.same(codes, { '408': 2 }, 'and counted')
+
+  // A client that keeps talking is not cut off: requests 100 ms apart on one connection, for longer than that.
+  const body = JSON.stringify(example('pod-create-team-a.json'))
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert })
+  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject))
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (d: string) => (received += d))
+  const answers = () => received.split('HTTP/1.1 200 OK').length - 1
+  for (let i = 1; i <= 12; i++) {
+    socket.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    await new Promise<void>((resolve, reject) => {
+      const closed = () => reject(new Error(`closed after ${answers()} answers`))
+      const check = () => {
+        if (answers() < i) return
+        socket.off('data', check).off('close', closed)
+        resolve()
+      }
+      socket.on('data', check).once('close', closed)
+      check()
+    })
+    // The client's pause between requests (a keep-alive connection is idle between them).
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.equal(answers(), 12, 'twelve answers on one connection')
+  t.notOk(socket.destroyed, 'and it is still open')
+  socket.destroy()
 })

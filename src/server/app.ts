@@ -17,7 +17,9 @@ export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024
 
 /**
  * The kube-apiserver waits at most 30 s for a webhook (timeoutSeconds ≤ 30), so a request still arriving after that
- * is answered 408 and its connection closed, rather than held open for as long as the client likes.
+ * is answered 408 and its connection closed, rather than held open for as long as the client likes. Node's headers
+ * timeout starts with the connection, so the bound also closes one that sends nothing; the same bound applies to the
+ * TLS handshake (Node's default is 120 s), so that connections that never speak cannot pile up.
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
@@ -28,7 +30,7 @@ export interface ServerOptions {
   status: ViewStatus
   https?: { cert: string; key: string } | null
   bodyLimit?: number
-  /** Time for a request to arrive in full, headers and body (default DEFAULT_REQUEST_TIMEOUT_MS). */
+  /** Time for a TLS handshake, and for a request to arrive in full, headers and body (default DEFAULT_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number
   /** Set on shutdown: /readyz answers 503 from then on. */
   isShuttingDown?: () => boolean
@@ -135,7 +137,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // and checks both on an interval (30 s by default): often enough here for the bound to hold.
   const timeouts = { headersTimeout: requestTimeout, requestTimeout, connectionsCheckingInterval: Math.min(5000, requestTimeout) }
   const app = Fastify({
-    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key, ...timeouts } } : { http: timeouts }),
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key, handshakeTimeout: requestTimeout, ...timeouts } } : { http: timeouts }),
     // Fastify's own logger stays off (no child logger per request): the handler logs its decisions,
     // and the error handler below logs with opts.logger.
     logger: false,
@@ -148,6 +150,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // Requests that are not HTTP, or do not arrive in time: Node hands the socket over before there is a request.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ECONNRESET' || socket.destroyed) return
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+        // Counted and logged as the 408 it is; no answer, since the peer does not speak TLS yet.
+        refused(408, `the TLS handshake did not complete within ${requestTimeout / 1000} s`, undefined)
+        socket.destroy()
+        return
+      }
       const [code, message] =
         err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, `the request did not arrive in full within ${requestTimeout / 1000} s`]
