@@ -165,3 +165,33 @@ t.test('a connection that sends nothing, or never finishes its TLS handshake, is
   t.notOk(socket.destroyed, 'and it is still open')
   socket.destroy()
 })
+
+t.test('connections over the limit are closed on arrival, counted and logged; the server goes on answering', async (t) => {
+  const ca = generateCA('test CA', 1)
+  const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })
+  const { app, lines, metrics } = await testServer({ https: serving, maxConnections: 3 })
+  t.teardown(() => app.close())
+  const serverSide: Socket[] = []
+  app.server.on('secureConnection', (s: Socket) => serverSide.push(s))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as any).port
+  const connect = () => tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert })
+  const held = [connect(), connect(), connect()]
+  for (const s of held) await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
+
+  const over = connect()
+  const outcome = await new Promise<string>((resolve) => {
+    over.once('secureConnect', () => resolve('handshake completed'))
+    over.once('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`))
+  })
+  t.match(outcome, /^error /, `the fourth connection is closed before its handshake (${outcome})`)
+  t.equal((await metrics.connectionsDropped.get()).values[0]?.value, 1, 'counted')
+  t.match(lines.find((l) => l.msg === 'connection limit reached: new connections are closed on arrival'), { level: 40, maxConnections: 3, dropped: 1 }, 'logged')
+
+  // Once one is gone, a new client is served.
+  held[0]!.destroy()
+  await new Promise((resolve) => serverSide[0]!.once('close', resolve))
+  const res = await post(port, '/validate', JSON.stringify(example('pod-create-team-a.json')), ca.cert)
+  t.equal(res.status, 200)
+  for (const s of held) s.destroy()
+})

@@ -2,6 +2,7 @@
 // operational endpoints. Client mistakes end as one-line JSON 4xx answers, never a 5xx.
 import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
 import { admissionReviewResponseSchema, admissionReviewSchema, encodeReviewResponse, type AdmissionReview, type AdmissionReviewResponse } from '../admission/review.js'
@@ -23,6 +24,17 @@ export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
+/**
+ * Open connections one replica holds at most; more are closed on arrival (counted, logged). An idle TLS connection
+ * costs ~37 KiB here, and until the request timeout closes it a peer can open them faster than they go: without a
+ * bound, a few thousand exhaust the pod's 256 MiB. The apiserver needs one connection per admission request in
+ * flight, far fewer than this.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1000
+
+/** While connections are being dropped, one log line per this interval (with the count since the last). */
+const DROP_LOG_INTERVAL_MS = 10_000
+
 export interface ServerOptions {
   handler: AdmissionHandler
   logger: Logger
@@ -32,6 +44,8 @@ export interface ServerOptions {
   bodyLimit?: number
   /** Time for a TLS handshake, and for a request to arrive in full, headers and body (default DEFAULT_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number
+  /** Open connections held at most (default DEFAULT_MAX_CONNECTIONS). */
+  maxConnections?: number
   /** Set on shutdown: /readyz answers 503 from then on. */
   isShuttingDown?: () => boolean
 }
@@ -129,6 +143,23 @@ function routedMethods(app: FastifyInstance): (path: string) => { allow: string;
   }
 }
 
+/** Node closes a connection over the limit as it arrives (before TLS) and says so with a 'drop' event. */
+function limitConnections(app: FastifyInstance, opts: ServerOptions): void {
+  const max = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  app.server.maxConnections = max
+  let lastLogAt = -Infinity
+  let unlogged = 0
+  app.server.on('drop', () => {
+    opts.metrics.connectionsDropped.inc()
+    unlogged++
+    const now = performance.now()
+    if (now - lastLogAt < DROP_LOG_INTERVAL_MS) return
+    opts.logger.warn({ maxConnections: max, dropped: unlogged }, 'connection limit reached: new connections are closed on arrival')
+    lastLogAt = now
+    unlogged = 0
+  })
+}
+
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT
   const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
@@ -169,6 +200,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       socket.destroy()
     },
   }) as unknown as FastifyInstance
+
+  limitConnections(app, opts)
 
   // Only JSON is an AdmissionReview: anything else is a 415, not a schema error.
   app.removeContentTypeParser('text/plain')

@@ -6,6 +6,8 @@ export interface AdmissionMetrics {
   requests: Counter<'endpoint' | 'rule' | 'decision' | 'mode'>
   duration: { observe(endpoint: 'validate' | 'mutate', seconds: number): void }
   badRequests: Counter<'code'>
+  /** Connections closed on arrival because the server holds DEFAULT_MAX_CONNECTIONS already. */
+  connectionsDropped: Counter
   verifications: Counter<'result'>
   /** One admission decision: counted and timed (this runs on every request; see PendingDecisions). */
   observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: string, mode: string, seconds: number): void
@@ -126,6 +128,11 @@ export function createMetrics(registry = new Registry(), withDefaults = true): A
       name: 'netpol_guard_bad_requests_total',
       help: 'Requests refused with a 4xx before any decision (malformed, wrong content type, too large)',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    connectionsDropped: new Counter({
+      name: 'netpol_guard_connections_dropped_total',
+      help: 'Connections closed on arrival because this replica already holds its maximum of open connections',
       registers: [registry],
     }),
     verifications: new Counter({

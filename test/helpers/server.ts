@@ -55,6 +55,7 @@ export interface TestServerOptions {
   clock?: () => number
   bodyLimit?: number
   requestTimeoutMs?: number
+  maxConnections?: number
   logLevel?: string
 }
 
@@ -81,6 +82,7 @@ export async function testServer(opts: TestServerOptions = {}) {
     https: opts.https ?? null,
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.maxConnections ? { maxConnections: opts.maxConnections } : {}),
   })
   return { app, view, config, lines, metrics }
 }
