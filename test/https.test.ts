@@ -1,10 +1,10 @@
 // End to end over real HTTPS on loopback, with a client that trusts only the CA.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { request } from 'node:https'
-import { connect as tcpConnect, type Socket } from 'node:net'
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { generateCA, issueServingCert } from '../src/tls/pki.js'
-import { example, testServer } from './helpers/server.js'
+import { example, testServer, type TestServerOptions } from './helpers/server.js'
 
 function post(port: number, path: string, body: string, ca: string): Promise<{ status: number; body: string; authorized: boolean }> {
   return new Promise((resolve, reject) => {
@@ -22,13 +22,18 @@ function post(port: number, path: string, body: string, ca: string): Promise<{ s
   })
 }
 
-t.test('HTTPS admission with a CA-only client', async (t) => {
+/** The test server on a loopback port with a certificate from a test CA, closed when the test ends. */
+async function listening(t: Test, opts: Omit<TestServerOptions, 'https'> = {}) {
   const ca = generateCA('test CA', 1)
   const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })
-  const { app } = await testServer({ https: serving })
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as any).port
+  const server = await testServer({ ...opts, https: serving })
+  t.teardown(() => server.app.close())
+  await server.app.listen({ host: '127.0.0.1', port: 0 })
+  return { ...server, ca, port: (server.app.server.address() as AddressInfo).port }
+}
+
+t.test('HTTPS admission with a CA-only client', async (t) => {
+  const { ca, port } = await listening(t)
 
   const review = example('pod-create-team-b.json')
   const res = await post(port, '/validate?timeout=10s', JSON.stringify(review), ca.cert)
@@ -66,12 +71,7 @@ function statusAndBody(raw: string): { status: number; body: any } {
 }
 
 t.test('requests that are not HTTP, or never arrive in full: one-line JSON 4xx, logged, counted, connection closed', async (t) => {
-  const ca = generateCA('test CA', 1)
-  const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })
-  const { app, lines, metrics } = await testServer({ https: serving, requestTimeoutMs: 300 })
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as any).port
+  const { ca, port, lines, metrics } = await listening(t, { requestTimeoutMs: 300 })
   const body = JSON.stringify(example('pod-create-team-a.json'))
 
   // A body shorter than its Content-Length: without a request timeout the connection would stay open for good.
@@ -110,12 +110,7 @@ function readUntilClosed(socket: Socket, openedAt: number, deadlineMs: number): 
 }
 
 t.test('a connection that sends nothing, or never finishes its TLS handshake, is closed within the request timeout', async (t) => {
-  const ca = generateCA('test CA', 1)
-  const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })
-  const { app, lines, metrics } = await testServer({ https: serving, requestTimeoutMs: 300 })
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as any).port
+  const { ca, port, lines, metrics } = await listening(t, { requestTimeoutMs: 300 })
 
   // Connections that never speak must not pile up: Node would keep one that never starts TLS for 120 s.
   const openedAt = Date.now()
@@ -167,14 +162,9 @@ t.test('a connection that sends nothing, or never finishes its TLS handshake, is
 })
 
 t.test('connections over the limit are closed on arrival, counted and logged; the server goes on answering', async (t) => {
-  const ca = generateCA('test CA', 1)
-  const serving = issueServingCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] })
-  const { app, lines, metrics } = await testServer({ https: serving, maxConnections: 3 })
-  t.teardown(() => app.close())
+  const { ca, port, app, lines, metrics } = await listening(t, { maxConnections: 3 })
   const serverSide: Socket[] = []
   app.server.on('secureConnection', (s: Socket) => serverSide.push(s))
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as any).port
   const connect = () => tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert })
   const held = [connect(), connect(), connect()]
   for (const s of held) await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
