@@ -38,19 +38,25 @@ export function oneLine(text: string): string {
   return ONE_LINE.test(text) ? text : text.replace(/\s+/g, ' ').trim()
 }
 
+/** The string if it has anything but white space in it: a blank kind or name would leave a hole in a message. */
+function nonBlank(s: unknown): string | undefined {
+  return typeof s === 'string' && /\S/.test(s) ? s : undefined
+}
+
 /** "Kind namespace/name" as the developer wrote it; generateName when the name is not set yet. */
 export function describeObject(req: AdmissionRequest, clusterWide: GuardConfig['clusterWideKinds'] = []): string {
   const kind =
-    (isRecord(req.kind) && typeof req.kind.kind === 'string' && req.kind.kind) ||
-    (isRecord(req.resource) ? kindOf(req.resource, clusterWide) : undefined) ||
-    (isRecord(req.resource) ? req.resource.resource : 'object')
+    (isRecord(req.kind) ? nonBlank(req.kind.kind) : undefined) ??
+    (isRecord(req.resource) ? nonBlank(kindOf(req.resource, clusterWide)) : undefined) ??
+    (isRecord(req.resource) ? nonBlank(req.resource.resource) : undefined) ??
+    'object'
   const obj = req.object ?? req.oldObject
-  let name = req.name || metaString(obj, 'name')
+  let name = nonBlank(req.name) ?? nonBlank(metaString(obj, 'name'))
   if (!name) {
-    const gen = metaString(obj, 'generateName')
+    const gen = nonBlank(metaString(obj, 'generateName'))
     name = gen ? `${gen}* (generateName)` : '(unnamed)'
   }
-  const ns = req.namespace || metaString(obj, 'namespace')
+  const ns = nonBlank(req.namespace) ?? nonBlank(metaString(obj, 'namespace'))
   const isNamespace = req.resource?.group === '' && req.resource?.resource === 'namespaces'
   return oneLine(ns && !isNamespace ? `${kind} ${ns}/${name}` : `${kind} ${name}`)
 }

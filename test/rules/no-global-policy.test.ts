@@ -126,3 +126,20 @@ t.test('generateName is named when the name is not set yet', async (t) => {
   const req = admissionRequest({ operation: 'CREATE', resource: ref, object: objectOf(ref, undefined, undefined, 'gnp-') })
   assertMessage(t, evaluate(req), 'no-global-policy', 'GlobalNetworkPolicy gnp-', [/generateName/])
 })
+
+t.test('a blank kind or name in the request leaves no hole in the message', async (t) => {
+  // Found by the fuzz test: request.kind.kind " " gave "[no-global-policy]   gnp-a (...) is refused".
+  const gnp = DEFAULT_CLUSTER_WIDE_KINDS.find((r) => r.resource === 'globalnetworkpolicies')!
+  const blankKind = clusterWide(gnp, 'CREATE', 'gnp-a')
+  blankKind.kind = { group: gnp.group, version: 'v1', kind: ' ' }
+  assertMessage(t, evaluate(blankKind), 'no-global-policy', `[no-global-policy] GlobalNetworkPolicy gnp-a (${gnp.group}) is refused`)
+
+  const blankName = clusterWide(gnp, 'CREATE', '  ')
+  blankName.object = objectOf(gnp, '\t')
+  assertMessage(t, evaluate(blankName), 'no-global-policy', `[no-global-policy] GlobalNetworkPolicy (unnamed) (${gnp.group}) is refused`)
+
+  // Neither kind nor a known resource: the message still says what it is about.
+  const unknown = clusterWide(gnp, 'CREATE', 'gnp-b')
+  unknown.kind = { group: gnp.group, version: 'v1', kind: '' }
+  t.match(evaluate(unknown, config({ clusterWideKinds: [{ group: gnp.group, resource: 'globalnetworkpolicies', kind: '' }] }))?.message, /^\[no-global-policy\] globalnetworkpolicies gnp-b /)
+})
