@@ -6,7 +6,7 @@ export interface AdmissionMetrics {
   requests: Counter<'endpoint' | 'rule' | 'decision' | 'mode'>
   duration: { observe(endpoint: 'validate' | 'mutate', seconds: number): void }
   badRequests: Counter<'code'>
-  /** Connections closed on arrival because the server holds DEFAULT_MAX_CONNECTIONS already. */
+  /** Connections closed on arrival because the server already holds its maximum (ServerOptions.maxConnections). */
   connectionsDropped: Counter
   verifications: Counter<'result'>
   /** One admission decision: counted and timed (this runs on every request; see PendingDecisions). */

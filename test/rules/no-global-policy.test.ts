@@ -128,7 +128,7 @@ t.test('generateName is named when the name is not set yet', async (t) => {
 })
 
 t.test('a blank kind or name in the request leaves no hole in the message', async (t) => {
-  // Found by the fuzz test: request.kind.kind " " gave "[no-global-policy]   gnp-a (...) is refused".
+  // Found by the fuzz test: request.kind.kind " " gave "[no-global-policy]   default-deny-egress (...) is refused".
   const gnp = DEFAULT_CLUSTER_WIDE_KINDS.find((r) => r.resource === 'globalnetworkpolicies')!
   const blankKind = clusterWide(gnp, 'CREATE', 'gnp-a')
   blankKind.kind = { group: gnp.group, version: 'v1', kind: ' ' }
@@ -138,7 +138,7 @@ t.test('a blank kind or name in the request leaves no hole in the message', asyn
   blankName.object = objectOf(gnp, '\t')
   assertMessage(t, evaluate(blankName), 'no-global-policy', `[no-global-policy] GlobalNetworkPolicy (unnamed) (${gnp.group}) is refused`)
 
-  // Neither kind nor a known resource: the message still says what it is about.
+  // No kind in the request, nor in the configured list: the resource still says what it is about.
   const unknown = clusterWide(gnp, 'CREATE', 'gnp-b')
   unknown.kind = { group: gnp.group, version: 'v1', kind: '' }
   t.match(evaluate(unknown, config({ clusterWideKinds: [{ group: gnp.group, resource: 'globalnetworkpolicies', kind: '' }] }))?.message, /^\[no-global-policy\] globalnetworkpolicies gnp-b /)
