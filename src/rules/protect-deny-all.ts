@@ -3,7 +3,7 @@ import { isExemptNamespace } from '../config.js'
 import { isRecord, metaString, type NetworkPolicy } from '../k8s/types.js'
 import { isCovered, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
 import { NETWORK_POLICIES, sameResource } from '../policy/kinds.js'
-import { describeObject, finding, isSubresource, missingDirections, oneLine, type Rule } from './rule.js'
+import { describeObject, finding, isSubresource, missingDirections, nonBlank, oneLine, type Rule } from './rule.js'
 
 // The namespace controller deletes everything in a namespace being deleted; never stand in its way.
 const NAMESPACE_CONTROLLER = 'system:serviceaccount:kube-system:namespace-controller'
@@ -17,7 +17,8 @@ export const protectDenyAll: Rule = {
   evaluate({ request, view, config }) {
     if (request.operation !== 'DELETE' && request.operation !== 'UPDATE') return undefined
     if (!sameResource(request.resource, NETWORK_POLICIES) || isSubresource(request)) return undefined
-    const ns = request.namespace
+    // A blank namespace is no namespace (the apiserver never sends one), as in require-deny-all.
+    const ns = nonBlank(request.namespace)
     const name = request.name || metaString(request.oldObject, 'name') || metaString(request.object, 'name')
     if (!ns || !name) return undefined
     const state = view.namespaceState(ns)

@@ -38,8 +38,8 @@ export function oneLine(text: string): string {
   return ONE_LINE.test(text) ? text : text.replace(/\s+/g, ' ').trim()
 }
 
-/** The string if it has anything but white space in it: a blank kind or name would leave a hole in a message. */
-function nonBlank(s: unknown): string | undefined {
+/** The string if it has anything but white space in it: a blank kind, name or namespace would leave a hole in a message. */
+export function nonBlank(s: unknown): string | undefined {
   return typeof s === 'string' && /\S/.test(s) ? s : undefined
 }
 

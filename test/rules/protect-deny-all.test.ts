@@ -164,6 +164,12 @@ t.test('a terminating namespace lets everything go', async (t) => {
   t.equal(evaluate(updatePolicy(p, denyIngress('team-a', 'deny-all')), view), undefined, 'UPDATE')
 })
 
+t.test('a blank namespace is no namespace: nothing to protect, and no hole in a message', async (t) => {
+  // Before, " " was looked up as a namespace and the denial read "namespace   would lose its deny-all".
+  const p = denyAll(' ')
+  t.equal(evaluate(deletePolicy(p), viewOf({ namespaces: [' '], policies: [p] })), undefined)
+})
+
 t.test('the namespace controller is never refused', async (t) => {
   const p = denyAll('team-a')
   t.equal(evaluate(deletePolicy(p, { userInfo: NAMESPACE_CONTROLLER }), withPolicies(p)), undefined)

@@ -206,6 +206,13 @@ t.test('generateName is named when the name is not set yet', async (t) => {
   assertMessage(t, f, 'require-deny-all', 'Pod team-a/web-7c9f-', [/generateName/])
 })
 
+t.test('a blank namespace is no namespace: nothing to look up, and no hole in a message', async (t) => {
+  // Before, " " was looked up as a namespace and the denial read "namespace   has no deny-all".
+  t.equal(evaluate(workloadCreate(POD, ' ', 'web'), uncovered(' ')), undefined, 'blank in the request and the object')
+  const req = workloadCreate(POD, '\t', 'web', { object: objectOf(POD, 'web', 'team-a') })
+  assertMessage(t, evaluate(req, uncovered()), 'require-deny-all', 'Pod team-a/web', ['namespace team-a has no deny-all'])
+})
+
 t.test('recorded Pod CREATE (fixture 011)', { skip: noFixtures }, async (t) => {
   const f = evaluate(fixture('011'), uncovered())
   assertMessage(t, f, 'require-deny-all', 'Pod team-a/web-0', ['namespace team-a', 'ingress and egress', 'podSelector: {}'])
