@@ -24,12 +24,12 @@ const USAGE = `netpol-guard: keeps a deny-all NetworkPolicy in every namespace a
 
 Usage:
   netpol-guard serve [--host H] [--port P] [--tls-cert F --tls-key F] [--mode enforce|dry-run]
-                     [--state FILE | --kubeconfig FILE] [--namespace NAME] [--config FILE]
+                     [--state FILE | --kubeconfig FILE] [--namespace NAME] [--config FILE] [--max-connections N]
   netpol-guard check [--state FILE] [--mode enforce|dry-run] [--config FILE] [--namespace NAME] [-o|--output text|json] FILE... (- is stdin)
   netpol-guard audit [--kubeconfig FILE] [--config FILE] [--namespace NAME] [-o|--output table|json]
   netpol-guard vap   [--mode enforce|dry-run] [--config FILE]
 
-Environment: NETPOL_GUARD_HOST, _PORT, _TLS_CERT, _TLS_KEY, _MODE, _STATE, _NAMESPACE, _CONFIG, KUBECONFIG, LOG_LEVEL,
+Environment: NETPOL_GUARD_HOST, _PORT, _TLS_CERT, _TLS_KEY, _MODE, _STATE, _NAMESPACE, _CONFIG, _MAX_CONNECTIONS, KUBECONFIG, LOG_LEVEL,
 POD_NAME (serve: this replica's identity in the leader Lease).
 Exit codes: 0 ok, 1 something denied / non-compliant, 2 bad input or usage.`
 

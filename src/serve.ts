@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino'
 import { AdmissionHandler } from './admission/handler.js'
 import { DEMO_STATE, parseCliArgs, readEnv, resolveConfig, StartupError, UsageError, type Io } from './cli.js'
 import type { GuardConfig } from './config.js'
-import { buildServer } from './server/app.js'
+import { buildServer, DEFAULT_MAX_CONNECTIONS } from './server/app.js'
 import { BatchedLogStream } from './server/log-stream.js'
 import { createMetrics, type AdmissionMetrics } from './server/metrics.js'
 import { selfSignedServing } from './tls/pki.js'
@@ -82,15 +82,16 @@ export function flushLog(): void {
 /** `serve --help`: each flag with its environment variable and default (CONTRACT.md's table). */
 const SERVE_USAGE = `usage: netpol-guard serve [flags]
 
-  --host H            NETPOL_GUARD_HOST       listen address (default 0.0.0.0)
-  --port P            NETPOL_GUARD_PORT       listen port (default 8443)
-  --tls-cert F        NETPOL_GUARD_TLS_CERT   PEM certificate, re-read when it changes on disk
-  --tls-key F         NETPOL_GUARD_TLS_KEY    PEM key; without both: a generated self-signed pair
-  --mode M            NETPOL_GUARD_MODE       enforce (default) or dry-run
-  --state FILE        NETPOL_GUARD_STATE      standalone: the cluster view from this YAML/JSON file
-  --kubeconfig FILE   KUBECONFIG              live: watch the API server (in a pod: the in-cluster config)
-  --namespace NAME    NETPOL_GUARD_NAMESPACE  the guard's own namespace (default: the pod's, else netpol-guard)
-  --config FILE       NETPOL_GUARD_CONFIG     YAML: rules, kinds, exemptions, policy name, privileged users/groups
+  --host H              NETPOL_GUARD_HOST              listen address (default 0.0.0.0)
+  --port P              NETPOL_GUARD_PORT              listen port (default 8443)
+  --tls-cert F          NETPOL_GUARD_TLS_CERT          PEM certificate, re-read when it changes on disk
+  --tls-key F           NETPOL_GUARD_TLS_KEY           PEM key; without both: a generated self-signed pair
+  --mode M              NETPOL_GUARD_MODE              enforce (default) or dry-run
+  --state FILE          NETPOL_GUARD_STATE             standalone: the cluster view from this YAML/JSON file
+  --kubeconfig FILE     KUBECONFIG                     live: watch the API server (in a pod: the in-cluster config)
+  --namespace NAME      NETPOL_GUARD_NAMESPACE         the guard's own namespace (default: the pod's, else netpol-guard)
+  --config FILE         NETPOL_GUARD_CONFIG            YAML: rules, kinds, exemptions, policy name, privileged users/groups
+  --max-connections N   NETPOL_GUARD_MAX_CONNECTIONS   open connections held at most; more are closed on arrival (default ${DEFAULT_MAX_CONNECTIONS})
 
   LOG_LEVEL (default info); POD_NAME: this replica's identity in the leader Lease.
   Without --state or --kubeconfig, and outside a cluster: the built-in demo cluster view.
@@ -107,6 +108,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     kubeconfig: { type: 'string' },
     namespace: { type: 'string' },
     config: { type: 'string' },
+    'max-connections': { type: 'string' },
   })
   if (values.help) {
     io.out.write(SERVE_USAGE)
@@ -117,6 +119,9 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const portText = str('port') ?? readEnv('PORT') ?? '8443'
   const port = Number(portText)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${portText}"`)
+  const maxText = str('max-connections') ?? readEnv('MAX_CONNECTIONS') ?? String(DEFAULT_MAX_CONNECTIONS)
+  const maxConnections = Number(maxText)
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) throw new UsageError(`--max-connections must be a whole number of at least 1, not "${maxText}"`)
   const certFile = str('tls-cert') ?? readEnv('TLS_CERT')
   const keyFile = str('tls-key') ?? readEnv('TLS_KEY')
   if (!!certFile !== !!keyFile) throw new UsageError('--tls-cert and --tls-key go together')
@@ -177,7 +182,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     ...(setup.verifier ? { verifier: setup.verifier } : {}),
   })
   let shuttingDown = false
-  const app = await buildServer({ handler, logger, metrics, status: setup.status, https: tls!, isShuttingDown: () => shuttingDown })
+  const app = await buildServer({ handler, logger, metrics, status: setup.status, https: tls!, maxConnections, isShuttingDown: () => shuttingDown })
   onCertChange = (pair) => {
     // New connections get the new certificate; connections in flight keep theirs.
     ;(app.server as unknown as { setSecureContext(o: { cert: string; key: string }): void }).setSecureContext(pair)
@@ -195,7 +200,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   const address = app.server.address()
   const boundPort = typeof address === 'object' && address ? address.port : port
-  logger.info({ host, port: boundPort, mode: config.mode, view: setup.source, namespace: config.namespace }, 'netpol-guard serving')
+  logger.info({ host, port: boundPort, mode: config.mode, view: setup.source, namespace: config.namespace, maxConnections }, 'netpol-guard serving')
   flushLog()
 
   await new Promise<void>((resolveStop) => {

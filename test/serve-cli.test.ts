@@ -1,9 +1,12 @@
-// `serve` refuses bad startup input with exit code 2 and a message naming the file and the problem.
+// `serve` refuses bad startup input with exit code 2 and a message naming the file and the problem, and its
+// flags reach the server it starts.
 import t from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { runCli } from './helpers/cli.js'
+import { DEADLINE_MS, deadline, startServe } from './helpers/serve-child.js'
 
 const run = runCli
 
@@ -73,8 +76,53 @@ t.test('serve --help lists every flag of the contract with its environment varia
     ['--kubeconfig', 'KUBECONFIG'],
     ['--namespace', 'NETPOL_GUARD_NAMESPACE'],
     ['--config', 'NETPOL_GUARD_CONFIG'],
+    ['--max-connections', 'NETPOL_GUARD_MAX_CONNECTIONS'],
   ]
   for (const [flag, env] of flags) t.match(r.stdout, new RegExp(`^  ${flag} \\S+ +${env} `, 'm'), flag)
   t.match(r.stdout, /default 0\.0\.0\.0/)
   t.match(r.stdout, /default 8443/)
+  t.match(r.stdout, /default 1000\)/)
+})
+
+t.test('--max-connections and NETPOL_GUARD_MAX_CONNECTIONS take a whole number of at least 1', async (t) => {
+  for (const bad of ['0', '-5', '1.5', 'many', '1e400']) {
+    const r = await run(['serve', `--max-connections=${bad}`])
+    t.equal(r.code, 2, bad)
+    t.match(r.stderr, `--max-connections must be a whole number of at least 1, not "${bad}"`, bad)
+  }
+  process.env.NETPOL_GUARD_MAX_CONNECTIONS = 'lots'
+  t.teardown(() => void delete process.env.NETPOL_GUARD_MAX_CONNECTIONS)
+  const fromEnv = await run(['serve'])
+  t.equal(fromEnv.code, 2, 'read from the environment')
+  t.match(fromEnv.stderr, 'not "lots"')
+})
+
+t.test('serve --max-connections 2: the third open connection is closed on arrival and logged', async (t) => {
+  const { port, serving, log } = await startServe(t, ['--max-connections', '2'])
+  t.equal(serving.maxConnections, 2, 'the "serving" line says the limit')
+  const open = () => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false })
+    const outcome = deadline(
+      'handshake or error',
+      DEADLINE_MS,
+      new Promise<string>((resolve) => {
+        s.once('secureConnect', () => resolve('connected'))
+        s.once('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`))
+        s.once('close', () => resolve('closed'))
+      }),
+    )
+    return { s, outcome }
+  }
+  const held: TLSSocket[] = []
+  t.teardown(() => held.forEach((s) => s.destroy()))
+  for (let i = 0; i < 2; i++) {
+    const c = open()
+    held.push(c.s)
+    t.equal(await c.outcome, 'connected', `connection ${i + 1} is served`)
+  }
+  const third = open()
+  held.push(third.s)
+  t.match(await third.outcome, /^(error|closed)/, 'the third is closed before its handshake')
+  const line = await log.waitFor('"connection limit reached" line', (l) => typeof l.msg === 'string' && l.msg.startsWith('connection limit reached'))
+  t.match(line, { level: 40, maxConnections: 2, dropped: 1 })
 })

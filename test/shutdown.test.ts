@@ -4,66 +4,10 @@
 // and only half of the body before the signal, and the rest after it. Every wait is on an event or a condition,
 // with a deadline.
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { connect, type TLSSocket } from 'node:tls'
 import { request as httpsRequest } from 'node:https'
-import { join } from 'node:path'
-import { ROOT, example } from './helpers/server.js'
-
-const STARTUP_DEADLINE_MS = 90_000
-const DEADLINE_MS = 20_000
-
-/** The flags that make node run TypeScript here (tap's loader), from this test process's own. */
-function tsNodeArgs(): string[] {
-  const out: string[] = []
-  const argv = process.execArgv
-  argv.forEach((a, i) => {
-    if (!a.includes('@tapjs/typescript')) return
-    if (a.startsWith('--')) out.push(a)
-    else if (i > 0) out.push(argv[i - 1]!, a)
-  })
-  return out
-}
-
-function deadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout
-  return Promise.race([
-    p,
-    new Promise<T>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms)
-    }),
-  ]).finally(() => clearTimeout(timer))
-}
-
-/** JSON log lines of the child, and a way to wait for one. */
-function logLines(child: ChildProcess) {
-  const lines: any[] = []
-  const waiters: { pred: (l: any) => boolean; resolve: (l: any) => void }[] = []
-  let rest = ''
-  child.stdout!.setEncoding('utf8')
-  child.stdout!.on('data', (d: string) => {
-    rest += d
-    const parts = rest.split('\n')
-    rest = parts.pop()!
-    for (const p of parts) {
-      if (!p.trim()) continue
-      let l: any
-      try {
-        l = JSON.parse(p)
-      } catch {
-        continue
-      }
-      lines.push(l)
-      for (const w of [...waiters]) if (w.pred(l)) waiters.splice(waiters.indexOf(w), 1), w.resolve(l)
-    }
-  })
-  const waitFor = (what: string, pred: (l: any) => boolean, ms = DEADLINE_MS) => {
-    const seen = lines.find(pred)
-    if (seen) return Promise.resolve(seen)
-    return deadline(what, ms, new Promise<any>((resolve) => waiters.push({ pred, resolve })))
-  }
-  return { lines, waitFor }
-}
+import { example } from './helpers/server.js'
+import { DEADLINE_MS, deadline, startServe } from './helpers/serve-child.js'
 
 /** An admission request on a raw TLS connection: headers and half the body now, the rest on demand. */
 class HeldRequest {
@@ -150,27 +94,8 @@ function readyz(port: number): Promise<number | string> {
 }
 
 t.test('SIGTERM: not ready at once, requests in flight finish with 200, then exit 0', async (t) => {
-  const loader = tsNodeArgs()
-  t.ok(loader.length > 0, `TypeScript loader from execArgv: ${loader.join(' ')}`)
-  const child = spawn(process.execPath, [...loader, join(ROOT, 'src', 'cli.ts'), 'serve', '--host', '127.0.0.1', '--port', '0', '--state', join(ROOT, 'examples', 'demo-state.yaml')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // debug: the held requests are allowed ones, whose decision lines are debug lines
-    env: { ...process.env, LOG_LEVEL: 'debug' },
-  })
-  let stderr = ''
-  child.stderr!.setEncoding('utf8')
-  child.stderr!.on('data', (d: string) => (stderr += d))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const log = logLines(child)
-
-  const serving = await log.waitFor('"netpol-guard serving" line', (l) => l.msg === 'netpol-guard serving', STARTUP_DEADLINE_MS).catch((e) => {
-    throw new Error(`${(e as Error).message}; stderr: ${stderr}`)
-  })
-  const port = serving.port as number
+  // debug: the held requests are allowed ones, whose decision lines are debug lines
+  const { child, log, port, exited } = await startServe(t, [], { LOG_LEVEL: 'debug' })
   t.ok(port > 0, `serving on ${port}`)
   t.equal(await readyz(port), 200, 'ready before the signal')
 
