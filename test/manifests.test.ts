@@ -103,7 +103,8 @@ t.test('every overlay renders and validates against the Kubernetes schemas', { s
   for (const [name, components] of [
     ['cert-manager component', ['components/cert-manager']],
     ['vap component', ['components/vap']],
-    ['both components', ['components/cert-manager', 'components/vap']],
+    ['priority component', ['components/priority']],
+    ['all components', ['components/cert-manager', 'components/vap', 'components/priority']],
   ] as const) {
     await t.test(name, async (t) => {
       const k = withComponents('overlays/enforce', [...components])
@@ -437,13 +438,27 @@ t.test('vap component renders the policy and binding', { skip: noKubectl }, asyn
   t.equal(find(objs, 'ValidatingAdmissionPolicyBinding').length, 1)
 })
 
+t.test('priority component: the guard runs at a PriorityClass of its own, the highest a user-defined one may have', { skip: noKubectl }, async (t) => {
+  const k = withComponents('overlays/enforce', ['components/priority'])
+  t.teardown(k.cleanup)
+  const objs = render(k.dir)
+  const deployment = one(objs, 'Deployment', 'netpol-guard') as Any
+  const className = deployment.spec.template.spec.priorityClassName
+  t.equal(className, 'netpol-guard-critical', 'the Deployment names the class')
+  const pc = one(objs, 'PriorityClass', className) as Any
+  t.equal(pc.value, 1_000_000_000, 'the largest value the API server accepts for a class not named system-*')
+  t.equal(pc.globalDefault, false, 'no other pod gets it by default')
+  t.notOk(pc.metadata.namespace, 'cluster-scoped')
+  t.same(find(render(join(MANIFESTS, 'overlays/enforce')), 'PriorityClass'), [], 'not in the overlays without the component')
+})
+
 // ---------------------------------------------------------------------------------------------
 // No unknown fields: kubernetes-models' validate() accepts unknown properties, so every rendered object is
 // also type-checked as a fresh object literal against the kubernetes-models TypeScript interfaces
 // (excess property check), which catches a misspelt or misplaced field.
 
 t.test('no unknown fields (TypeScript excess property check)', { skip: noKubectl }, async (t) => {
-  const k = withComponents('overlays/enforce', ['components/cert-manager', 'components/vap'])
+  const k = withComponents('overlays/enforce', ['components/cert-manager', 'components/vap', 'components/priority'])
   t.teardown(k.cleanup)
   const objs = [...render(k.dir), ...render(join(MANIFESTS, 'overlays/dry-run'))]
   // Under node_modules so that the kubernetes-models types resolve.
