@@ -7,7 +7,9 @@
 // logging off.
 //
 // Flags: --duration S (per round, default 5), --rounds N (6), --warmup S (5), --connections C (32),
-//        --namespaces N (1000), --out FILE (bench/results/latest.json), --keep-logs, --cpu-prof DIR (profile both servers).
+//        --namespaces N (1000), --out FILE (bench/results/latest.json), --keep-logs, --cpu-prof DIR (profile both servers),
+//        --rate R (a steady R requests per second, open loop, instead of as many as the server takes: the latency an
+//        admission request sees below saturation; the throughput target does not apply then).
 import autocannon from 'autocannon'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -17,6 +19,7 @@ import { generateState, requestMix, type MixRequest } from './workload.js'
 import { packageRoot } from './image-env.js'
 import { bootstrapInterval, median } from './interval.js'
 import { numberOption } from './options.js'
+import { pacedLoad, type LoadResult, type OnResponse, type PacedRequest } from './paced.js'
 import { builtScripts, sanityCheck, startBaseline, startGuard, stopServer, type Server } from './servers.js'
 
 interface Options {
@@ -31,6 +34,8 @@ interface Options {
   logLevel: string
   /** Directory for V8 CPU profiles of both servers (node --cpu-prof; DIR/guard, DIR/baseline), written when they exit. */
   cpuProf?: string
+  /** A steady rate, requests per second, sent on schedule whatever the answers (pacedLoad); unset: as fast as served. */
+  rate?: number
 }
 
 function options(root: string): Options {
@@ -45,11 +50,12 @@ function options(root: string): Options {
       'keep-logs': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      rate: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections C] [--namespaces N] [--out FILE] [--keep-logs] [--cpu-prof DIR] [--log-level LEVEL]\n')
+    process.stdout.write('usage: npm run bench -- [--duration S] [--rounds N] [--warmup S] [--connections C] [--namespaces N] [--out FILE] [--keep-logs] [--cpu-prof DIR] [--log-level LEVEL] [--rate R]\n')
     process.exit(0)
   }
   return {
@@ -62,6 +68,7 @@ function options(root: string): Options {
     keepLogs: values['keep-logs'] === true,
     logLevel: values['log-level']!,
     ...(values['cpu-prof'] ? { cpuProf: resolve(values['cpu-prof']) } : {}),
+    ...(values.rate !== undefined ? { rate: numberOption('rate', values.rate, 1) } : {}),
   }
 }
 
@@ -83,8 +90,8 @@ interface RunResult {
   p99: number
   max: number
   non2xx: number
+  /** Connection errors and timeouts. */
   errors: number
-  timeouts: number
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -93,7 +100,8 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[i]!
 }
 
-function autocannonRequests(mix: MixRequest[]): autocannon.Request[] {
+/** The mix as HTTP requests, for autocannon and for pacedLoad alike. */
+function httpRequests(mix: MixRequest[]): Array<PacedRequest & { method: 'POST' }> {
   return mix.map((m) => ({ method: 'POST', path: `${m.path}?timeout=10s`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(m.review) }))
 }
 
@@ -109,10 +117,12 @@ function processCpuSeconds(pid: number | undefined): { user: number; system: num
   }
 }
 
-async function load(s: Server, mix: autocannon.Request[], o: Options, seconds: number, round: number): Promise<RunResult> {
-  const cpuBefore = processCpuSeconds(s.child.pid)
-  // Latencies are recorded here at full (sub-millisecond) precision; autocannon's own histogram keeps whole ms.
-  const latencies: number[] = []
+async function load(s: Server, mix: Array<PacedRequest & { method: 'POST' }>, o: Options, seconds: number, round: number): Promise<RunResult> {
+  if (o.rate !== undefined) return measured(s, round, (onResponse) => pacedLoad(new URL(`https://127.0.0.1:${s.port}`), mix, o.connections, o.rate!, seconds, onResponse))
+  return measured(s, round, (onResponse) => autocannonLoad(s, mix, o, seconds, onResponse))
+}
+
+async function autocannonLoad(s: Server, mix: autocannon.Request[], o: Options, seconds: number, onResponse: OnResponse): Promise<LoadResult> {
   const result = await new Promise<autocannon.Result>((res, rej) => {
     const inst = autocannon(
       {
@@ -126,9 +136,18 @@ async function load(s: Server, mix: autocannon.Request[], o: Options, seconds: n
       },
       (err: unknown, r: autocannon.Result) => (err ? rej(err) : res(r)),
     )
-    inst.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime)
-    })
+    inst.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => onResponse(statusCode, responseTime))
+  })
+  return { total: result.requests.total, non2xx: result.non2xx, errors: result.errors + result.timeouts, duration: result.duration }
+}
+
+/** Runs a load against one server and measures it: the server's CPU per request, and the latency of its 2xx answers. */
+async function measured(s: Server, round: number, drive: (onResponse: OnResponse) => Promise<LoadResult>): Promise<RunResult> {
+  const cpuBefore = processCpuSeconds(s.child.pid)
+  // Latencies are recorded here at full (sub-millisecond) precision; autocannon's own histogram keeps whole ms.
+  const latencies: number[] = []
+  const result = await drive((status, ms) => {
+    if (status >= 200 && status < 300) latencies.push(ms)
   })
   const cpuAfter = processCpuSeconds(s.child.pid)
   const user = cpuAfter.user - cpuBefore.user
@@ -137,18 +156,17 @@ async function load(s: Server, mix: autocannon.Request[], o: Options, seconds: n
   return {
     server: s.name,
     round,
-    cpuUsPerRequest: ((user + system) * 1e6) / result.requests.total,
-    systemUsPerRequest: (system * 1e6) / result.requests.total,
+    cpuUsPerRequest: ((user + system) * 1e6) / result.total,
+    systemUsPerRequest: (system * 1e6) / result.total,
     seconds: result.duration,
-    requests: result.requests.total,
-    rps: result.requests.total / result.duration,
+    requests: result.total,
+    rps: result.total / result.duration,
     p50: percentile(sorted, 50),
     p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),
     max: sorted.length ? sorted[sorted.length - 1]! : NaN,
     non2xx: result.non2xx,
     errors: result.errors,
-    timeouts: result.timeouts,
   }
 }
 
@@ -174,7 +192,7 @@ function summarize(runs: RunResult[]): Summary {
     p99: median(runs.map((r) => r.p99)),
     requests,
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
-    errors: runs.reduce((a, r) => a + r.errors + r.timeouts, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
     cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
   }
 }
@@ -200,14 +218,14 @@ async function main(): Promise<number> {
   const logFile = join(work, 'guard.log')
   writeFileSync(stateFile, JSON.stringify(generateState(o.namespaces)))
   const mix = requestMix(o.namespaces)
-  const requests = autocannonRequests(mix)
+  const requests = httpRequests(mix)
   const out = (s: string) => process.stdout.write(s + '\n')
 
   out(`netpol-guard bench: ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? '?'}), node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
   out(`  autocannon runs in this process; each server in its own child process (only one is driven at a time).`)
   out(`  guard:    node ${cli} serve --host 127.0.0.1 --port 0 --state <${o.namespaces} namespaces> (default logging: info, JSON lines to a file)`)
   out(`  baseline: node ${baselineScript} (bare Fastify HTTPS, fixed AdmissionReview answer, logging off)`)
-  out(`  ${o.connections} connections, pipelining 1, ${o.warmup} s warm-up each, ${o.rounds} × ${o.duration} s per server, alternating`)
+  out(`  ${o.connections} connections, pipelining 1, ${o.rate !== undefined ? `a fixed ${o.rate} req/s over all of them` : 'as fast as each server answers'}, ${o.warmup} s warm-up each, ${o.rounds} × ${o.duration} s per server, alternating`)
   out(`  mix of ${mix.length} requests, cycled: ${[...new Set(mix.map((m) => m.label))].join(', ')}`)
 
   const servers: Server[] = []
@@ -245,7 +263,7 @@ async function main(): Promise<number> {
       for (const s of round % 2 === 1 ? [guard, baseline] : [baseline, guard]) {
         const r = await load(s, requests, o, o.duration, round)
         runs.push(r)
-        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req (kernel ${r.systemUsPerRequest.toFixed(1)})`)
+        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req (kernel ${r.systemUsPerRequest.toFixed(1)})`)
       }
     }
     guardExit = await stopServer(guard)
@@ -271,8 +289,14 @@ async function main(): Promise<number> {
   }))
   const perRound = pairs.map(({ guard: gr, baseline: br }, i) => ({ round: i + 1, throughputRatio: gr.rps / br.rps, p99Ratio: gr.p99 / br.p99 }))
   const interval = bootstrapInterval(pairs)
+  // At a fixed rate both servers answer what they are sent, so their throughput ratio says nothing; what counts
+  // there is that each kept up with the rate (5% of slack for the load generator's own timing).
+  const keptUp = (x: Summary) => o.rate === undefined || x.rps >= 0.95 * o.rate
   const targets = {
-    throughput: { target: '>= 0.85', value: throughputRatio, pass: throughputRatio >= 0.85 },
+    throughput:
+      o.rate === undefined
+        ? { target: '>= 0.85', value: throughputRatio, pass: throughputRatio >= 0.85 }
+        : { target: `both at >= 0.95 × ${o.rate} req/s`, value: Math.min(g.rps, b.rps), pass: keptUp(g) && keptUp(b) },
     p99: { target: '<= 1.30', value: p99Ratio, pass: p99Ratio <= 1.3 },
     errors: { target: '0 non-2xx, 0 errors', value: g.non2xx + g.errors + b.non2xx + b.errors, pass: g.non2xx + g.errors + b.non2xx + b.errors === 0 },
   }
@@ -288,9 +312,14 @@ async function main(): Promise<number> {
   )
   out(`(req/s over all rounds; p50/p99 and server CPU per request: median of the rounds' values; per-round ratios: ${perRound.map((r) => `${r.throughputRatio.toFixed(3)}/${r.p99Ratio.toFixed(3)}`).join(', ')})`)
   out('')
-  out(`throughput ratio ${throughputRatio.toFixed(3)} (target ${targets.throughput.target}): ${targets.throughput.pass ? 'PASS' : 'FAIL'}`)
-  // What the host's drift between rounds leaves of that figure: a wide interval says run it again, or longer.
-  out(`  95% bootstrap interval over the ${o.rounds} rounds: ${interval[0].toFixed(3)}–${interval[1].toFixed(3)}`)
+  if (o.rate === undefined) {
+    out(`throughput ratio ${throughputRatio.toFixed(3)} (target ${targets.throughput.target}): ${targets.throughput.pass ? 'PASS' : 'FAIL'}`)
+    // What the host's drift between rounds leaves of that figure: a wide interval says run it again, or longer.
+    out(`  95% bootstrap interval over the ${o.rounds} rounds: ${interval[0].toFixed(3)}–${interval[1].toFixed(3)}`)
+  } else {
+    out(`fixed rate       guard ${g.rps.toFixed(0)}, baseline ${b.rps.toFixed(0)} req/s (target ${targets.throughput.target}): ${targets.throughput.pass ? 'PASS' : 'FAIL'}`)
+    out(`added latency    p50 ${((g.p50 - b.p50) * 1e3).toFixed(0)} µs, p99 ${((g.p99 - b.p99) * 1e3).toFixed(0)} µs (guard minus baseline)`)
+  }
   out(`p99 ratio        ${p99Ratio.toFixed(3)} (target ${targets.p99.target}): ${targets.p99.pass ? 'PASS' : 'FAIL'}`)
   out(`errors           ${targets.errors.value} (target ${targets.errors.target}): ${targets.errors.pass ? 'PASS' : 'FAIL'}`)
   out(`guard log: ${logLines} admission lines, ${(logBytes / 1048576).toFixed(1)} MiB; guard exit code after SIGTERM: ${guardExit}`)
@@ -300,7 +329,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), node: process.version, platform: process.platform },
     options: { ...o, out: undefined },
-    command: `npm run bench -- --duration ${o.duration} --rounds ${o.rounds} --warmup ${o.warmup} --connections ${o.connections} --namespaces ${o.namespaces}`,
+    command: `npm run bench -- --duration ${o.duration} --rounds ${o.rounds} --warmup ${o.warmup} --connections ${o.connections} --namespaces ${o.namespaces}${o.rate !== undefined ? ` --rate ${o.rate}` : ''}`,
     mix: mix.map((m) => ({ path: m.path, label: m.label, expect: m.expect })),
     sanity,
     runs,

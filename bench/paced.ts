@@ -1,0 +1,78 @@
+// A steady-rate load generator for `npm run bench -- --rate R` (open loop: requests go out on schedule).
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { performance } from 'node:perf_hooks'
+
+/** One request of the mix, as autocannon takes it too. */
+export interface PacedRequest {
+  path: string
+  headers: Record<string, string>
+  body: string
+}
+
+/** What driving a server for a while gives: answers, non-2xx answers, connection errors and timeouts, seconds. */
+export interface LoadResult {
+  total: number
+  non2xx: number
+  errors: number
+  duration: number
+}
+
+export type OnResponse = (status: number, ms: number) => void
+
+/**
+ * A steady `rate` of requests for `seconds`, open loop: each request is issued when its time comes, over at most
+ * `connections` keep-alive connections, whether or not earlier ones have been answered. autocannon's own rate
+ * limit sends each connection's share of a second in a burst at the start of it, so its latencies measure the
+ * queue it builds (p99 of ~200 ms at 500 req/s here), not the server. A request's latency runs from when it was
+ * issued (waiting for a free connection included) to the end of its answer; a timer that fires late issues the
+ * requests that are due at once, and its lateness counts for neither server.
+ */
+export async function pacedLoad(url: URL, mix: PacedRequest[], connections: number, rate: number, seconds: number, onResponse: OnResponse): Promise<LoadResult> {
+  const agent = new HttpsAgent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false, servername: 'localhost' })
+  let total = 0
+  let non2xx = 0
+  let errors = 0
+  let pending = 0
+  let issued = 0
+  const started = performance.now()
+  const due = Math.floor(rate * seconds)
+  await new Promise<void>((resolveAll) => {
+    const finished = () => {
+      if (issued === due && pending === 0) resolveAll()
+    }
+    const issue = () => {
+      const m = mix[issued % mix.length]!
+      issued++
+      pending++
+      const t0 = performance.now()
+      const req = httpsRequest({ host: url.hostname, port: url.port, path: m.path, method: 'POST', agent, headers: { ...m.headers, 'content-length': Buffer.byteLength(m.body) } }, (res) => {
+        res.resume()
+        res.on('end', () => {
+          total++
+          pending--
+          const status = res.statusCode ?? 0
+          if (status < 200 || status >= 300) non2xx++
+          onResponse(status, performance.now() - t0)
+          finished()
+        })
+      })
+      req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')))
+      req.on('error', () => {
+        errors++
+        pending--
+        finished()
+      })
+      req.end(m.body)
+    }
+    const tick = () => {
+      const dueNow = Math.min(due, Math.floor(((performance.now() - started) / 1000) * rate) + 1)
+      while (issued < dueNow) issue()
+      if (issued < due) setTimeout(tick, Math.max(0, (issued / rate) * 1000 - (performance.now() - started)))
+      else finished()
+    }
+    tick()
+  })
+  agent.destroy()
+  return { total, non2xx, errors, duration: (performance.now() - started) / 1000 }
+}
+
