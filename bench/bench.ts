@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { generateState, requestMix, type MixRequest } from './workload.js'
 import { packageRoot } from './image-env.js'
 import { bootstrapInterval, median } from './interval.js'
-import { numberOption } from './options.js'
+import { failureText, numberOption } from './options.js'
 import { pacedLoad, type LoadResult, type OnResponse, type PacedRequest } from './paced.js'
 import { builtScripts, sanityCheck, startBaseline, startGuard, stopServer, type Server } from './servers.js'
 
@@ -357,7 +357,7 @@ main().then(
     process.exitCode = code
   },
   (e) => {
-    process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`)
+    process.stderr.write(`bench: ${failureText(e)}\n`)
     process.exitCode = 2
   },
 )

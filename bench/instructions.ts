@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { packageRoot } from './image-env.js'
 import { median } from './interval.js'
-import { numberOption } from './options.js'
+import { failureText, numberOption } from './options.js'
 import { builtScripts, postJson, sanityCheck, startBaseline, startGuard, stopServer, waitFor, type Launch, type Server } from './servers.js'
 import { generateState, requestMix } from './workload.js'
 
@@ -212,7 +212,7 @@ if (process.argv[1] && existsSync(process.argv[1]) && resolve(process.argv[1]) =
       process.exitCode = code
     },
     (e) => {
-      process.stderr.write(`bench:instructions: ${(e as Error).stack ?? e}\n`)
+      process.stderr.write(`bench:instructions: ${failureText(e)}\n`)
       process.exitCode = 2
     },
   )

@@ -34,7 +34,7 @@ import v8 from 'node:v8'
 import { denyAllPolicy } from '../src/policy/coverage.js'
 import { FakeApiServer, type FakeObject } from '../test/fake-apiserver.js'
 import { imageEnv } from './image-env.js'
-import { numberOption } from './options.js'
+import { failureText, numberOption } from './options.js'
 import { isUncovered, nsName } from './workload.js'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -781,6 +781,6 @@ async function main(): Promise<void> {
 if (process.argv.includes('--role') && process.argv[process.argv.indexOf('--role') + 1] === 'guard') void guardMain()
 else
   main().catch((e) => {
-    process.stderr.write(`bench:scale failed: ${(e as Error).stack ?? String(e)}\n`)
+    process.stderr.write(`bench:scale failed: ${failureText(e)}\n`)
     process.exit(2)
   })
