@@ -45,23 +45,28 @@ export async function pacedLoad(url: URL, mix: PacedRequest[], connections: numb
       issued++
       pending++
       const t0 = performance.now()
-      const req = httpsRequest({ host: url.hostname, port: url.port, path: m.path, method: 'POST', agent, headers: { ...m.headers, 'content-length': Buffer.byteLength(m.body) } }, (res) => {
-        res.resume()
-        res.on('end', () => {
+      // Each request ends once: with its answer, or with an error before or during it (a reset mid-answer is
+      // reported on the response, not the request).
+      let settled = false
+      const settle = (status: number | undefined) => {
+        if (settled) return
+        settled = true
+        pending--
+        if (status === undefined) errors++
+        else {
           total++
-          pending--
-          const status = res.statusCode ?? 0
           if (status < 200 || status >= 300) non2xx++
           onResponse(status, performance.now() - t0)
-          finished()
-        })
+        }
+        finished()
+      }
+      const req = httpsRequest({ host: url.hostname, port: url.port, path: m.path, method: 'POST', agent, headers: { ...m.headers, 'content-length': Buffer.byteLength(m.body) } }, (res) => {
+        res.resume()
+        res.on('end', () => settle(res.statusCode ?? 0))
+        res.on('error', () => settle(undefined))
       })
       req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')))
-      req.on('error', () => {
-        errors++
-        pending--
-        finished()
-      })
+      req.on('error', () => settle(undefined))
       req.end(m.body)
     }
     const tick = () => {

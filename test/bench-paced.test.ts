@@ -9,8 +9,11 @@ import { selfSignedServing } from '../src/tls/pki.js'
 
 const MIX: PacedRequest[] = ['a', 'b', 'c'].map((p) => ({ path: `/${p}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ p }) }))
 
-/** An HTTPS server that notes when each request arrived; `answer` decides its status and how long it waits. */
-async function recordingServer(t: { teardown(fn: () => unknown): void }, answer: (n: number) => { status: number; delayMs: number }) {
+/**
+ * An HTTPS server that notes when each request arrived; `answer` decides its status and how long it waits, or
+ * that the connection is cut before the answer ('reset') or in the middle of it ('cut').
+ */
+async function recordingServer(t: { teardown(fn: () => unknown): void }, answer: (n: number) => { status: number; delayMs: number } | 'reset' | 'cut') {
   const tls = selfSignedServing(['localhost'])
   const arrivals: { at: number; path: string }[] = []
   const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
@@ -18,7 +21,13 @@ async function recordingServer(t: { teardown(fn: () => unknown): void }, answer:
     arrivals.push({ at: performance.now(), path: req.url ?? '' })
     req.resume()
     req.on('end', () => {
-      const { status, delayMs } = answer(n)
+      const a = answer(n)
+      if (a === 'reset') return void req.socket.destroy()
+      if (a === 'cut') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' }).write('{"half":')
+        return void setTimeout(() => req.socket.destroy(), 20)
+      }
+      const { status, delayMs } = a
       const send = () => res.writeHead(status, { 'content-type': 'application/json' }).end('{}')
       if (delayMs > 0) setTimeout(send, delayMs)
       else send()
@@ -72,4 +81,12 @@ t.test('open loop: requests issued while an answer is late wait for it, and thei
   // 50 req/s: 25 requests fall due during the 500 ms wait; the first 15 of them wait 200 ms or more
   t.ok(waited >= 10, `${waited} latencies of 200 ms or more`)
   t.ok(Math.max(...latencies) >= 450, 'the late answer itself')
+})
+
+t.test('a connection cut before or during an answer is an error, and the run still ends', async (t) => {
+  const { url, arrivals } = await recordingServer(t, (n) => (n === 5 ? 'reset' : n === 7 ? 'cut' : { status: 200, delayMs: 0 }))
+  const r = await pacedLoad(url, MIX, 4, 50, 1, () => undefined)
+  t.equal(r.errors, 2, 'both counted as errors')
+  t.equal(r.total, 48, 'the other 48 answered')
+  t.equal(arrivals.length, 50)
 })
