@@ -9,7 +9,7 @@
 // Flags: --duration S (per round, default 5), --rounds N (6), --warmup S (5), --connections C (32),
 //        --namespaces N (1000), --out FILE (bench/results/latest.json), --keep-logs, --cpu-prof DIR (profile both servers),
 //        --rate R (a steady R requests per second, open loop, instead of as many as the server takes: the latency an
-//        admission request sees below saturation; the throughput target does not apply then).
+//        admission request sees below saturation; the throughput target becomes "both servers kept the rate").
 import autocannon from 'autocannon'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -19,7 +19,7 @@ import { generateState, requestMix, type MixRequest } from './workload.js'
 import { packageRoot } from './image-env.js'
 import { bootstrapInterval, median } from './interval.js'
 import { failureText, numberOption } from './options.js'
-import { pacedLoad, type LoadResult, type OnResponse, type PacedRequest } from './paced.js'
+import { pacedAgent, pacedLoad, type LoadResult, type OnResponse, type PacedRequest } from './paced.js'
 import { builtScripts, sanityCheck, startBaseline, startGuard, stopServer, type Server } from './servers.js'
 
 interface Options {
@@ -92,6 +92,8 @@ interface RunResult {
   non2xx: number
   /** Connection errors and timeouts. */
   errors: number
+  /** --rate only: how late the generator issued requests, ms (p99, worst); left out of the latencies. */
+  generatorLag?: { p99: number; max: number }
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -117,8 +119,17 @@ function processCpuSeconds(pid: number | undefined): { user: number; system: num
   }
 }
 
+// One keep-alive agent per server for all its paced rounds: connections (and their TLS handshakes) are made once.
+const pacedAgents = new Map<Server, ReturnType<typeof pacedAgent>>()
+
+function agentFor(s: Server, connections: number): ReturnType<typeof pacedAgent> {
+  let agent = pacedAgents.get(s)
+  if (!agent) pacedAgents.set(s, (agent = pacedAgent(connections)))
+  return agent
+}
+
 async function load(s: Server, mix: Array<PacedRequest & { method: 'POST' }>, o: Options, seconds: number, round: number): Promise<RunResult> {
-  if (o.rate !== undefined) return measured(s, round, (onResponse) => pacedLoad(new URL(`https://127.0.0.1:${s.port}`), mix, o.connections, o.rate!, seconds, onResponse))
+  if (o.rate !== undefined) return measured(s, round, (onResponse) => pacedLoad(new URL(`https://127.0.0.1:${s.port}`), mix, agentFor(s, o.connections), o.rate!, seconds, onResponse))
   return measured(s, round, (onResponse) => autocannonLoad(s, mix, o, seconds, onResponse))
 }
 
@@ -138,7 +149,8 @@ async function autocannonLoad(s: Server, mix: autocannon.Request[], o: Options, 
     )
     inst.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => onResponse(statusCode, responseTime))
   })
-  return { total: result.requests.total, non2xx: result.non2xx, errors: result.errors + result.timeouts, duration: result.duration }
+  // autocannon's errors include its timeouts
+  return { total: result.requests.total, non2xx: result.non2xx, errors: result.errors, duration: result.duration }
 }
 
 /** Runs a load against one server and measures it: the server's CPU per request, and the latency of its 2xx answers. */
@@ -167,6 +179,7 @@ async function measured(s: Server, round: number, drive: (onResponse: OnResponse
     max: sorted.length ? sorted[sorted.length - 1]! : NaN,
     non2xx: result.non2xx,
     errors: result.errors,
+    ...(result.lag ? { generatorLag: result.lag } : {}),
   }
 }
 
@@ -254,10 +267,12 @@ async function main(): Promise<number> {
     if (o.warmup > 0) {
       for (const s of [guard, baseline]) {
         // Always as fast as the server answers: at a low fixed rate V8 takes tens of seconds to optimize the request
-        // path (at 100 req/s the guard's CPU per request fell from ~1.4 to ~0.75 ms over its first 40 s), and the
+        // path (at 100 req/s the guard's CPU per request fell from ~1.5 to ~0.8–0.9 ms over its first minute), and the
         // rounds are to measure a server that has been running, as a webhook has.
         const w = await load(s, requests, { ...o, rate: undefined }, o.warmup, 0)
         out(`  warm-up ${pad(s.name, 8)} ${w.rps.toFixed(0)} req/s`)
+        // Then 2 s at the rate, discarded: the paced client's own code warms up, and its connections are made.
+        if (o.rate !== undefined) await load(s, requests, o, 2, 0)
       }
     }
     // Short rounds, and the order swapped every other round (guard, baseline, baseline, guard, ...): the load on a
@@ -266,9 +281,10 @@ async function main(): Promise<number> {
       for (const s of round % 2 === 1 ? [guard, baseline] : [baseline, guard]) {
         const r = await load(s, requests, o, o.duration, round)
         runs.push(r)
-        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req (kernel ${r.systemUsPerRequest.toFixed(1)})`)
+        out(`  round ${round} ${pad(s.name, 8)} ${lpad(r.rps.toFixed(0), 6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req (kernel ${r.systemUsPerRequest.toFixed(1)})${r.generatorLag ? `  generator lag p99 ${r.generatorLag.p99.toFixed(2)} ms, max ${r.generatorLag.max.toFixed(2)}` : ''}`)
       }
     }
+    for (const agent of pacedAgents.values()) agent.destroy()
     guardExit = await stopServer(guard)
     await stopServer(baseline)
     const text = readFileSync(logFile, 'utf8')

@@ -15,20 +15,28 @@ export interface LoadResult {
   non2xx: number
   errors: number
   duration: number
+  /** pacedLoad only: how late the generator issued requests (ms after they fell due), p99 and worst. */
+  lag?: { p99: number; max: number }
 }
 
 export type OnResponse = (status: number, ms: number) => void
 
+/** Keep-alive connections to a server on loopback (self-signed certificate), at most `connections` at a time. */
+export function pacedAgent(connections: number): HttpsAgent {
+  return new HttpsAgent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false, servername: 'localhost' })
+}
+
 /**
- * A steady `rate` of requests for `seconds`, open loop: each request is issued when its time comes, over at most
- * `connections` keep-alive connections, whether or not earlier ones have been answered. autocannon's own rate
- * limit sends each connection's share of a second in a burst at the start of it, so its latencies measure the
- * queue it builds (p99 of ~200 ms at 500 req/s here), not the server. A request's latency runs from when it was
- * issued (waiting for a free connection included) to the end of its answer; a timer that fires late issues the
- * requests that are due at once, and its lateness counts for neither server.
+ * A steady `rate` of requests for `seconds`, open loop: each request is issued when it falls due, over the agent's
+ * keep-alive connections, whether or not earlier ones have been answered. (autocannon's own rate limit sends each
+ * connection's share of a second in a burst at the start of it, so its latencies measure the queue it builds, p99
+ * ~200 ms at 500 req/s here, not the server.) A request's latency runs from when it was issued, a wait for a free
+ * connection included, to the end of its answer. A timer that fires late issues what has fallen due at once; that
+ * lateness is left out of the latencies (it is the generator's, and would blur the sub-millisecond differences
+ * measured here) and reported as `lag` instead, so that a run where it was large can be told apart. The agent is
+ * the caller's, so that its connections (and their TLS handshakes) can outlive one run.
  */
-export async function pacedLoad(url: URL, mix: PacedRequest[], connections: number, rate: number, seconds: number, onResponse: OnResponse): Promise<LoadResult> {
-  const agent = new HttpsAgent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false, servername: 'localhost' })
+export async function pacedLoad(url: URL, mix: PacedRequest[], agent: HttpsAgent, rate: number, seconds: number, onResponse: OnResponse): Promise<LoadResult> {
   let total = 0
   let non2xx = 0
   let errors = 0
@@ -36,15 +44,17 @@ export async function pacedLoad(url: URL, mix: PacedRequest[], connections: numb
   let issued = 0
   const started = performance.now()
   const due = Math.floor(rate * seconds)
+  const lags = new Float64Array(due)
   await new Promise<void>((resolveAll) => {
     const finished = () => {
       if (issued === due && pending === 0) resolveAll()
     }
     const issue = () => {
       const m = mix[issued % mix.length]!
+      const t0 = performance.now()
+      lags[issued] = t0 - (started + (issued / rate) * 1000)
       issued++
       pending++
-      const t0 = performance.now()
       // Each request ends once: with its answer, or with an error before or during it (a reset mid-answer is
       // reported on the response, not the request).
       let settled = false
@@ -77,7 +87,8 @@ export async function pacedLoad(url: URL, mix: PacedRequest[], connections: numb
     }
     tick()
   })
-  agent.destroy()
-  return { total, non2xx, errors, duration: (performance.now() - started) / 1000 }
+  lags.sort()
+  const lag = { p99: lags[Math.max(0, Math.ceil(due * 0.99) - 1)] ?? 0, max: lags[due - 1] ?? 0 }
+  return { total, non2xx, errors, duration: (performance.now() - started) / 1000, lag }
 }
 

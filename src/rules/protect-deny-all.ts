@@ -17,7 +17,7 @@ export const protectDenyAll: Rule = {
   evaluate({ request, view, config }) {
     if (request.operation !== 'DELETE' && request.operation !== 'UPDATE') return undefined
     if (!sameResource(request.resource, NETWORK_POLICIES) || isSubresource(request)) return undefined
-    // A blank namespace is no namespace (the apiserver never sends one), as in require-deny-all.
+    // A blank namespace is no namespace (the apiserver never sends one): nothing to look up, nothing to name.
     const ns = nonBlank(request.namespace)
     const name = request.name || metaString(request.oldObject, 'name') || metaString(request.object, 'name')
     if (!ns || !name) return undefined
