@@ -1,16 +1,14 @@
 // require-deny-all: no Pod or pod controller is created in a namespace without deny-all coverage.
 import { isExemptNamespace } from '../config.js'
-import { metaString } from '../k8s/types.js'
 import { findResource, POD_WORKLOADS } from '../policy/kinds.js'
-import { describeObject, finding, isSubresource, missingDirections, namespaceCoverage, nonBlank, oneLine, type Rule } from './rule.js'
+import { describeObject, finding, isSubresource, missingDirections, namespaceCoverage, oneLine, requestNamespace, type Rule } from './rule.js'
 
 export const requireDenyAll: Rule = {
   id: 'require-deny-all',
   evaluate({ request, view, config, now }) {
     if (request.operation !== 'CREATE' || isSubresource(request)) return undefined
     if (!findResource(POD_WORKLOADS, request.resource)) return undefined
-    // A blank namespace is no namespace (the apiserver never sends one): nothing to look up, nothing to name.
-    const ns = nonBlank(request.namespace) ?? nonBlank(metaString(request.object, 'namespace'))
+    const ns = requestNamespace(request)
     if (!ns) return undefined
     const state = view.namespaceState(ns)
     if (isExemptNamespace(ns, state?.labels, config)) return undefined

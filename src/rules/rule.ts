@@ -43,6 +43,11 @@ export function nonBlank(s: unknown): string | undefined {
   return typeof s === 'string' && /\S/.test(s) ? s : undefined
 }
 
+/** The namespace a request is about: the request's, else its object's; a blank one is none (nothing to look up or name). */
+export function requestNamespace(req: AdmissionRequest): string | undefined {
+  return nonBlank(req.namespace) ?? nonBlank(metaString(req.object ?? req.oldObject, 'namespace'))
+}
+
 /** "Kind namespace/name" as the developer wrote it; generateName when the name is not set yet. */
 export function describeObject(req: AdmissionRequest, clusterWide: GuardConfig['clusterWideKinds'] = []): string {
   const kind =
@@ -56,7 +61,7 @@ export function describeObject(req: AdmissionRequest, clusterWide: GuardConfig['
     const gen = nonBlank(metaString(obj, 'generateName'))
     name = gen ? `${gen}* (generateName)` : '(unnamed)'
   }
-  const ns = nonBlank(req.namespace) ?? nonBlank(metaString(obj, 'namespace'))
+  const ns = requestNamespace(req)
   const isNamespace = req.resource?.group === '' && req.resource?.resource === 'namespaces'
   return oneLine(ns && !isNamespace ? `${kind} ${ns}/${name}` : `${kind} ${name}`)
 }
