@@ -87,7 +87,7 @@ export function checkObjects(objects: { source: string; object: KubeObject }[], 
     // As in the apiserver: the mutating webhook first, then validation of the mutated object.
     let injected = false
     if (isNs && operation === 'CREATE') {
-      const m = decideMutation(request, cfg)
+      const m = decideMutation(request, view, cfg)
       if (m.patch) {
         obj = { ...obj, metadata: { ...obj.metadata, labels: { ...labelsOf(obj), [LABEL_DENY_ALL]: LABEL_DENY_ALL_INJECTED } } }
         request.object = obj

@@ -280,10 +280,11 @@ t.test('decideValidation and decideMutation never throw and are deterministic', 
       if (typeof a.allowed !== 'boolean' || !['enforce', 'dry-run'].includes(a.mode)) throw new Error('bad decision')
       for (const f of a.findings) if (!f.message.startsWith(`[${f.rule}] `) || /[\n\r]/.test(f.message)) throw new Error(`bad finding ${JSON.stringify(f)}`)
       if (a.allowed !== (a.findings.length === 0 || a.mode === 'dry-run')) throw new Error('allowed does not follow findings and mode')
-      const m = decideMutation(request, config)
-      if (JSON.stringify(m) !== JSON.stringify(decideMutation(request, config))) throw new Error('decideMutation not deterministic')
+      const m = decideMutation(request, view, config)
+      if (JSON.stringify(m) !== JSON.stringify(decideMutation(request, view, config))) throw new Error('decideMutation not deterministic')
       if (m.patch && !Array.isArray(m.patch)) throw new Error('patch is not a list')
       if ((m.inject && request.dryRun === true) || (m.inject && m.mode === 'dry-run')) throw new Error('injection scheduled for a dry run')
+      if (m.inject && view.namespace(m.inject)) throw new Error('injection promised for a namespace that exists')
     }),
     { numRuns: runs(6000) },
   )

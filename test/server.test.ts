@@ -68,6 +68,23 @@ t.test('namespace CREATE on /mutate: label patch, then the namespace counts as c
   t.equal(podRes.response.allowed, true, 'workload right after the namespace is admitted')
 })
 
+t.test('namespace CREATE of a namespace that exists: no patch, and its workloads stay refused', async (t) => {
+  const { app, view, lines } = await testServer({ logLevel: 'debug' })
+  t.teardown(() => app.close())
+  const pod = example('pod-create-team-b.json')
+  t.equal((await post(app, '/validate', pod)).json().response.allowed, false, 'team-b is not covered')
+  // What `kubectl create namespace team-b` sends when team-b exists: the apiserver asks the webhook first.
+  const review = example('namespace-create.json')
+  review.request.name = review.request.namespace = review.request.object.metadata.name = 'team-b'
+  review.request.userInfo = { username: 'mallory', groups: ['system:authenticated'] }
+  const body = (await post(app, '/mutate', review)).json()
+  t.equal(body.response.allowed, true, 'the apiserver refuses it with AlreadyExists; not ours to say')
+  t.notOk(body.response.patch, 'no patch')
+  t.equal(view.pendingInjection('team-b'), undefined, 'no injection promised')
+  t.match(lines.find((l) => l.uid === review.request.uid), { outcome: 'already-exists', decision: 'allow' })
+  t.equal((await post(app, '/validate', pod)).json().response.allowed, false, 'the Pod is still refused')
+})
+
 t.test('request.dryRun on /mutate: no patch, nothing scheduled (the contract patches only when dryRun is false)', async (t) => {
   const { app, view, lines } = await testServer()
   t.teardown(() => app.close())

@@ -117,7 +117,7 @@ export class AdmissionHandler {
   mutate(review: AdmissionReview): AdmissionReviewResponse {
     const started = performance.now()
     const req = review.request
-    const d = decideMutation(req, this.deps.config)
+    const d = decideMutation(req, this.deps.view, this.deps.config)
     let res: AdmissionResponse = d.patch ? patched(req.uid, d.patch) : allowed(req.uid)
     if (d.wouldInject) res = withAuditAnnotations(res, { 'dry-run-would-inject': `NetworkPolicy ${d.wouldInject}/${this.deps.config.policyName}` })
     // Answer first, then schedule: the injector only records intent and works in the background.

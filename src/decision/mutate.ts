@@ -3,6 +3,7 @@
 import { isExemptNamespace, type GuardConfig, type Mode } from '../config.js'
 import { isRecord, labelsOf, metaString, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, type AdmissionRequest } from '../k8s/types.js'
 import { NAMESPACES, sameResource } from '../policy/kinds.js'
+import type { ClusterView } from '../view/cluster-view.js'
 import { newNamespaceMode } from './mode.js'
 
 export interface JsonPatchOp {
@@ -13,6 +14,7 @@ export interface JsonPatchOp {
 
 export type MutationOutcome =
   | 'not-a-namespace-create'
+  | 'already-exists'
   | 'exempt'
   | 'dry-run'
   | 'patched'
@@ -54,12 +56,18 @@ export function injectionPatch(obj: unknown): readonly JsonPatchOp[] {
   return ADD_LABEL
 }
 
-export function decideMutation(req: AdmissionRequest, cfg: GuardConfig): MutationDecision {
+export function decideMutation(req: AdmissionRequest, view: ClusterView, cfg: GuardConfig): MutationDecision {
   const isNsCreate =
     req.operation === 'CREATE' && sameResource(req.resource ?? { group: '', resource: '' }, NAMESPACES) && !req.subResource
   if (!isNsCreate || !isRecord(req.object)) return { mode: cfg.mode, outcome: 'not-a-namespace-create' }
   const name = req.name || metaString(req.object, 'name') || ''
   const mode = newNamespaceMode(req.object, cfg)
+  // The apiserver calls mutating webhooks before it finds that the name is taken, so a CREATE of a namespace that
+  // exists (terminating or not) reaches us and then fails with AlreadyExists. Promising an injection for it would
+  // make the existing namespace count as covered for the grace period: anyone allowed to create namespaces could
+  // lift require-deny-all there at will. Such a request is let through untouched. (Were the view a moment behind a
+  // deletion, the new namespace is then brought to coverage by the reconciler when the watch reports it.)
+  if (name && view.namespace(name)) return { mode, outcome: 'already-exists' }
   if (name && isExemptNamespace(name, labelsOf(req.object), cfg)) return { mode, outcome: 'exempt' }
   if (mode === 'dry-run') return { mode, outcome: 'dry-run', ...(name ? { wouldInject: name } : {}) }
   // The contract gives the patch and the injection only for a request with dryRun false: a server-side dry run
