@@ -3,7 +3,7 @@
 import type { GuardConfig } from './config.js'
 import { isExemptNamespace } from './config.js'
 import type { KubeObject, Namespace, NetworkPolicy } from './k8s/types.js'
-import { LABEL_MODE } from './k8s/types.js'
+import { namespaceMode } from './decision/mode.js'
 import { coverageLabel, coverageOf, summarizePolicy, type CoverageLabel } from './policy/coverage.js'
 import type { ResourceRef } from './policy/kinds.js'
 import { namespaceInfo } from './view/memory-view.js'
@@ -24,6 +24,8 @@ export interface AuditAllowAll {
   policy: string
   directions: ('ingress' | 'egress')[]
   exempt: boolean
+  /** Counts against compliance: not in an exempt namespace, and the no-allow-all rule is on. */
+  counted: boolean
 }
 
 export interface AuditClusterWidePolicy {
@@ -32,6 +34,8 @@ export interface AuditClusterWidePolicy {
   resource: string
   kind: string
   name: string
+  /** Counts against compliance: the no-global-policy rule is on. */
+  counted: boolean
 }
 
 export interface AuditReport {
@@ -89,7 +93,7 @@ export function buildAuditReport(input: AuditInput, config: GuardConfig): AuditR
       name: info.name,
       coverage: exempt ? 'exempt' : label,
       terminating: info.terminating,
-      dryRun: config.mode === 'dry-run' || info.labels[LABEL_MODE] === 'dry-run',
+      dryRun: namespaceMode(info.labels, config) === 'dry-run',
       policies: summaries.map((s) => s.name),
       compliant: exempt || info.terminating || label === 'both',
     })
@@ -97,7 +101,7 @@ export function buildAuditReport(input: AuditInput, config: GuardConfig): AuditR
       const directions: ('ingress' | 'egress')[] = []
       if (s.allowAllIngress) directions.push('ingress')
       if (s.allowAllEgress) directions.push('egress')
-      if (directions.length) allowAll.push({ namespace: info.name, policy: s.name, directions, exempt })
+      if (directions.length) allowAll.push({ namespace: info.name, policy: s.name, directions, exempt, counted: !exempt && config.rules['no-allow-all'] })
     }
   }
   namespaces.sort((a, b) => a.name.localeCompare(b.name))
@@ -112,14 +116,16 @@ export function buildAuditReport(input: AuditInput, config: GuardConfig): AuditR
     kindsServed.push(kindKey(l.kind))
     for (const o of l.items) {
       const name = typeof o.metadata?.name === 'string' ? o.metadata.name : '(unnamed)'
-      clusterWidePolicies.push({ group: l.kind.group, version: l.version, resource: l.kind.resource, kind: l.kind.kind, name })
+      clusterWidePolicies.push({ group: l.kind.group, version: l.version, resource: l.kind.resource, kind: l.kind.kind, name, counted: config.rules['no-global-policy'] })
     }
   }
   const uncovered = namespaces.filter((n) => !n.compliant).length
-  // Allow-all policies in exempt namespaces are listed, but exempt namespaces are out of the guard's scope.
-  const allowAllCounted = allowAll.filter((a) => !a.exempt).length
+  // Allow-all policies in exempt namespaces, and what a rule switched off in the config would let through, are
+  // listed but not held against the cluster: the guard itself does not refuse them.
+  const allowAllCounted = allowAll.filter((a) => a.counted).length
+  const clusterWideCounted = clusterWidePolicies.filter((c) => c.counted).length
   return {
-    compliant: uncovered === 0 && allowAllCounted === 0 && clusterWidePolicies.length === 0,
+    compliant: uncovered === 0 && allowAllCounted === 0 && clusterWideCounted === 0,
     namespaces,
     allowAll,
     clusterWidePolicies,
@@ -160,23 +166,24 @@ export function formatAuditTable(r: AuditReport): string {
   out.push('Allow-all NetworkPolicies:')
   out.push(
     r.allowAll.length
-      ? table([['NAMESPACE', 'POLICY', 'ALLOWS ALL'], ...r.allowAll.map((a) => [a.namespace, a.policy, a.directions.join(', ') + (a.exempt ? ' (exempt namespace)' : '')])])
+      ? table([['NAMESPACE', 'POLICY', 'ALLOWS ALL'], ...r.allowAll.map((a) => [a.namespace, a.policy, a.directions.join(', ') + (a.exempt ? ' (exempt namespace)' : a.counted ? '' : ' (no-allow-all is off)')])])
       : '  none',
   )
   out.push('')
   out.push(`Cluster-wide network policies (${r.kindsServed.length} of ${r.kindsServed.length + r.kindsNotServed.length} configured kinds served):`)
   out.push(
     r.clusterWidePolicies.length
-      ? table([['KIND', 'API', 'NAME'], ...r.clusterWidePolicies.map((c) => [c.kind, `${c.group}/${c.version}`, c.name])])
+      ? table([['KIND', 'API', 'NAME'], ...r.clusterWidePolicies.map((c) => [c.kind, `${c.group}/${c.version}`, c.name + (c.counted ? '' : ' (no-global-policy is off)')])])
       : '  none',
   )
   out.push('')
   const s = r.summary
   const problems: string[] = []
   if (s.uncovered) problems.push(`${s.uncovered} namespace${s.uncovered === 1 ? '' : 's'} without deny-all coverage`)
-  const allowAll = r.allowAll.filter((a) => !a.exempt).length
+  const allowAll = r.allowAll.filter((a) => a.counted).length
   if (allowAll) problems.push(`${allowAll} allow-all polic${allowAll === 1 ? 'y' : 'ies'}`)
-  if (s.clusterWidePolicies) problems.push(`${s.clusterWidePolicies} cluster-wide polic${s.clusterWidePolicies === 1 ? 'y' : 'ies'}`)
+  const clusterWide = r.clusterWidePolicies.filter((c) => c.counted).length
+  if (clusterWide) problems.push(`${clusterWide} cluster-wide polic${clusterWide === 1 ? 'y' : 'ies'}`)
   out.push(
     r.compliant
       ? `COMPLIANT: ${s.covered} covered, ${s.exempt} exempt, ${s.namespaces} namespaces`

@@ -36,10 +36,10 @@ t.test('buildAuditReport: coverage per namespace, allow-all, cluster-wide polici
   t.same(cov, { eg: 'egress only', ex: 'exempt', gone: 'none', in: 'ingress only', 'kube-system': 'exempt', none: 'none', ok: 'both', open: 'both' })
   t.same(r.namespaces.filter((n) => !n.compliant).map((n) => n.name), ['eg', 'in', 'none'], 'terminating and exempt namespaces are not non-compliant')
   t.same(r.allowAll, [
-    { namespace: 'open', policy: 'allow-everything', directions: ['ingress', 'egress'], exempt: false },
-    { namespace: 'ex', policy: 'allow-in', directions: ['ingress'], exempt: true },
+    { namespace: 'open', policy: 'allow-everything', directions: ['ingress', 'egress'], exempt: false, counted: true },
+    { namespace: 'ex', policy: 'allow-in', directions: ['ingress'], exempt: true, counted: false },
   ])
-  t.same(r.clusterWidePolicies, [{ group: 'crd.projectcalico.org', version: 'v1', resource: 'globalnetworkpolicies', kind: 'GlobalNetworkPolicy', name: 'default-deny' }])
+  t.same(r.clusterWidePolicies, [{ group: 'crd.projectcalico.org', version: 'v1', resource: 'globalnetworkpolicies', kind: 'GlobalNetworkPolicy', name: 'default-deny', counted: true }])
   t.same(r.kindsNotServed, ['ciliumclusterwidenetworkpolicies.cilium.io'])
   t.equal(r.compliant, false)
   const text = formatAuditTable(r)
@@ -50,6 +50,34 @@ t.test('buildAuditReport: coverage per namespace, allow-all, cluster-wide polici
   const good = buildAuditReport({ namespaces: [ns('ok'), ns('kube-system')], policies: [np('ok', 'x', DENY_ALL)], clusterWide: [] }, config)
   t.equal(good.compliant, true)
   t.match(formatAuditTable(good), /^COMPLIANT: 1 covered, 1 exempt, 2 namespaces$/m)
+})
+
+t.test('buildAuditReport: the namespace mode label wins either way; rules switched off are listed, not counted', async (t) => {
+  const input = {
+    namespaces: [ns('early', { 'netpol-guard.io/mode': 'enforce' }), ns('later'), ns('quiet', { 'netpol-guard.io/mode': 'dry-run' }), ns('open')],
+    policies: [np('open', 'deny-all', DENY_ALL), np('open', 'allow-everything', { podSelector: {}, ingress: [{}], policyTypes: ['Ingress'] })],
+    clusterWide: [{ kind: config.clusterWideKinds[0]!, version: 'v1', items: [{ metadata: { name: 'default-deny' } }] }],
+  }
+  const dryRun = buildAuditReport(input, defaultConfig({ namespace: 'netpol-guard', mode: 'dry-run' }))
+  t.same(Object.fromEntries(dryRun.namespaces.map((n) => [n.name, n.dryRun])), { early: false, later: true, open: true, quiet: true })
+  t.match(formatAuditTable(dryRun), /\nearly\s+none\s+0\s+NON-COMPLIANT\n/)
+  t.match(formatAuditTable(dryRun), /\nlater\s+none\s+0\s+NON-COMPLIANT \(dry-run\)\n/)
+  const enforce = buildAuditReport(input, config)
+  t.same(Object.fromEntries(enforce.namespaces.map((n) => [n.name, n.dryRun])), { early: false, later: false, open: false, quiet: true })
+
+  const rulesOff = defaultConfig({ namespace: 'netpol-guard', rules: { ...config.rules, 'no-allow-all': false, 'no-global-policy': false } })
+  const covered = { ...input, namespaces: [ns('open')] }
+  const off = buildAuditReport(covered, rulesOff)
+  t.equal(off.compliant, true, 'what the guard does not refuse is not held against the cluster')
+  t.same(off.allowAll.map((a) => a.counted), [false])
+  t.same(off.clusterWidePolicies.map((c) => c.counted), [false])
+  const text = formatAuditTable(off)
+  t.match(text, /allow-everything\s+ingress \(no-allow-all is off\)/)
+  t.match(text, /default-deny \(no-global-policy is off\)/)
+  t.match(text, /^COMPLIANT: 1 covered/m)
+  const on = buildAuditReport(covered, config)
+  t.equal(on.compliant, false)
+  t.match(formatAuditTable(on), /NON-COMPLIANT: 1 allow-all policy, 1 cluster-wide policy \(1 namespaces\)/)
 })
 
 async function run(opts: { kubeconfigPath?: string; output: 'table' | 'json' }): Promise<{ code: number; out: string }> {
@@ -86,7 +114,7 @@ t.test('auditCommand against a cluster: table, json, exit codes', async (t) => {
   const report = JSON.parse(bad.out)
   t.equal(report.compliant, false)
   t.match(report.namespaces.find((n: any) => n.name === 'team-b'), { coverage: 'ingress only', compliant: false, policies: ['in'] })
-  t.same(report.clusterWidePolicies, [{ group: 'cilium.io', version: 'v2', resource: 'ciliumclusterwidenetworkpolicies', kind: 'CiliumClusterwideNetworkPolicy', name: 'allow-dns' }])
+  t.same(report.clusterWidePolicies, [{ group: 'cilium.io', version: 'v2', resource: 'ciliumclusterwidenetworkpolicies', kind: 'CiliumClusterwideNetworkPolicy', name: 'allow-dns', counted: true }])
   t.equal(report.kindsServed.length, 2, 'kinds not installed are skipped, not errors')
 
   await api.stop()

@@ -90,3 +90,17 @@ t.test('global dry-run: reports everything, writes nothing', async (t) => {
   const e = api.events().find((x: any) => x.involvedObject.name === 'a')!
   t.match(e, { type: 'Warning', message: /dry-run/ })
 })
+
+t.test('global dry-run, one namespace labelled enforce: that one gets its deny-all, the others are only reported', async (t) => {
+  // Admission refuses the labelled namespace's workloads (the label wins), so the reconciler must cover it.
+  const api = new FakeApiServer()
+  await api.start()
+  t.teardown(() => api.stop())
+  api.createNamespace('netpol-guard')
+  api.createNamespace('early', { 'netpol-guard.io/mode': 'enforce' })
+  api.createNamespace('later')
+  await startGuard(t, api, defaultConfig({ namespace: 'netpol-guard', mode: 'dry-run' }))
+  t.ok(await waitFor(() => api.policy('early', 'deny-all') !== undefined, 5000), 'deny-all created in the namespace labelled enforce')
+  t.ok(await waitFor(() => api.events().some((e: any) => e.reason === 'NonCompliant' && e.involvedObject.name === 'later'), 5000), 'the other reported')
+  t.same(writesTo(api, 'later'), [], 'no write in the dry-run namespace')
+})

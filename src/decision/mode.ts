@@ -10,6 +10,11 @@ function modeLabel(labels: Readonly<Record<string, string>> | undefined): Mode |
   return v === 'dry-run' || v === 'enforce' ? v : undefined
 }
 
+/** A namespace's mode: its label when set (either way), else the global mode. Admission, the reconciler and audit agree on it. */
+export function namespaceMode(labels: Readonly<Record<string, string>> | undefined, cfg: GuardConfig): Mode {
+  return modeLabel(labels) ?? cfg.mode
+}
+
 /**
  * For a Namespace request the label is read from the namespace as it is *before* the request
  * (oldObject, or the view): a request may not switch its own judgement to dry-run by adding the label.
@@ -21,10 +26,10 @@ export function requestMode(req: AdmissionRequest, view: ClusterView, cfg: Guard
   } else if (req.namespace) {
     labels = view.namespaceState(req.namespace)?.labels
   }
-  return modeLabel(labels) ?? cfg.mode
+  return namespaceMode(labels, cfg)
 }
 
 /** Mode for the mutation of a new Namespace: its own labels (admitted only if a privileged user set them). */
 export function newNamespaceMode(obj: unknown, cfg: GuardConfig): Mode {
-  return modeLabel(labelsOf(obj)) ?? cfg.mode
+  return namespaceMode(labelsOf(obj), cfg)
 }
