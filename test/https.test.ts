@@ -3,10 +3,12 @@ import t, { type Test } from 'tap'
 import { request } from 'node:https'
 import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
+import { BodyBudget } from '../src/server/body-reader.js'
 import { generateCA, issueServingCert } from '../src/tls/pki.js'
+import { waitFor } from './fake-apiserver.js'
 import { example, testServer, type TestServerOptions } from './helpers/server.js'
 
-function post(port: number, path: string, body: string, ca: string): Promise<{ status: number; body: string; authorized: boolean }> {
+function post(port: number, path: string, body: string, ca: string): Promise<{ status: number; body: string; authorized: boolean; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, path, method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } },
@@ -14,7 +16,7 @@ function post(port: number, path: string, body: string, ca: string): Promise<{ s
         let data = ''
         const authorized = (res.socket as any)?.authorized === true
         res.on('data', (d) => (data += d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, authorized }))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, authorized, headers: res.headers }))
       },
     )
     req.on('error', reject)
@@ -184,4 +186,53 @@ t.test('connections over the limit are closed on arrival, counted and logged; th
   const res = await post(port, '/validate', JSON.stringify(example('pod-create-team-a.json')), ca.cert)
   t.equal(res.status, 200)
   for (const s of held) s.destroy()
+})
+
+t.test('large bodies past the budget get a 429 while small reviews go on being answered; the budget comes back when they go', async (t) => {
+  const budget = new BodyBudget(1024 * 1024)
+  const { ca, port, lines } = await listening(t, { bodyBudget: budget })
+  // A peer holds a large body that it sends slowly: 600 KiB of an announced 800 KiB.
+  const slow = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.cert })
+  await new Promise<void>((resolve, reject) => slow.once('secureConnect', resolve).once('error', reject))
+  slow.on('error', () => {})
+  slow.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${800 * 1024}\r\n\r\n`)
+  slow.write(Buffer.alloc(600 * 1024, 0x20))
+  t.ok(await waitFor(() => budget.bytes === 600 * 1024), 'the server holds what has arrived')
+
+  const review = example('pod-create-team-a.json')
+  const small = await post(port, '/validate', JSON.stringify(review), ca.cert)
+  t.equal(small.status, 200, 'a review of a few KiB is answered')
+
+  // 500 KiB more would pass the 1 MiB budget: refused, with a Retry-After, before it is read.
+  const padded = { ...review, request: { ...review.request, object: { ...review.request.object, metadata: { ...review.request.object.metadata, annotations: { pad: 'x'.repeat(500 * 1024) } } } } }
+  const large = await post(port, '/validate', JSON.stringify(padded), ca.cert)
+  t.equal(large.status, 429)
+  t.equal(large.headers['retry-after'], '1')
+  t.match(JSON.parse(large.body), { statusCode: 429, error: /^too many large request bodies at once: .* at most 1 MiB .*retry shortly$/ })
+  t.match(lines.find((l) => l.statusCode === 429), { msg: 'bad request', url: '/validate' }, 'logged as a refusal')
+
+  slow.destroy()
+  t.ok(await waitFor(() => budget.bytes === 0), 'the bytes of the body that was never finished are given back')
+  const again = await post(port, '/validate', JSON.stringify(padded), ca.cert)
+  t.equal(again.status, 200, 'the large review is answered now')
+  t.equal(JSON.parse(again.body).response.allowed, true)
+})
+
+t.test('a large body denser than any Kubernetes object is refused unparsed (413)', async (t) => {
+  const { ca, port } = await listening(t)
+  const review = example('pod-create-team-a.json')
+  // 1.5 MiB of {} in a list: parsed, each would be an object (~21 bytes of heap per byte of text).
+  const dense = JSON.stringify({ ...review, request: { ...review.request, object: { ...review.request.object, spec: { items: [] } } } }).replace('"items":[]', `"items":[${Array(500_000).fill('{}').join(',')}]`)
+  const res = await post(port, '/validate', dense, ca.cert)
+  t.equal(res.status, 413)
+  t.match(JSON.parse(res.body).error, /^request body is too dense to be a Kubernetes object: more than \d+ JSON objects and arrays in \d+ characters/)
+  // A large review of ordinary density is answered.
+  const ipBlocks = Array.from({ length: 40_000 }, (_, i) => ({ ipBlock: { cidr: `10.${(i >> 8) & 255}.${i & 255}.0/24` } }))
+  const policy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'wide', namespace: 'team-a' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: ipBlocks }] } }
+  const create = example('networkpolicy-create-allow-all.json')
+  const big = JSON.stringify({ ...create, request: { ...create.request, namespace: 'team-a', name: 'wide', object: policy } })
+  t.ok(big.length > 1024 * 1024, `the policy review is over 1 MiB (${big.length})`)
+  const ok = await post(port, '/validate', big, ca.cert)
+  t.equal(ok.status, 200)
+  t.equal(JSON.parse(ok.body).response.allowed, true)
 })

@@ -97,3 +97,22 @@ t.test('the cases the shortcut must not miss', async (t) => {
   }
   t.same(actual('{"a":'), { error: 'Unexpected end of JSON input', type: 'SyntaxError' })
 })
+
+t.test('a body with a suspect key is parsed once: its objects are scanned, not rebuilt', async (t) => {
+  // A second parse held a second copy of every object: for a 6 MiB body of small objects, more than the heap.
+  const parse = JSON.parse
+  let calls = 0
+  JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+    calls++
+    return parse(text, reviver)
+  }) as typeof JSON.parse
+  try {
+    t.same(parseJsonBody('{"constructor":"x","a":[{},{}]}'), { constructor: 'x', a: [{}, {}] })
+    t.equal(calls, 1, 'accepted: one JSON.parse')
+    calls = 0
+    t.throws(() => parseJsonBody('{"a":{"constructor":{"prototype":{}}}}'), { name: 'SyntaxError', message: FORBIDDEN })
+    t.equal(calls, 1, 'refused: one JSON.parse')
+  } finally {
+    JSON.parse = parse
+  }
+})

@@ -7,7 +7,8 @@ import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
 import { admissionReviewResponseSchema, admissionReviewSchema, encodeReviewResponse, type AdmissionReview, type AdmissionReviewResponse } from '../admission/review.js'
 import type { ViewStatus } from '../view/effects.js'
-import { parseJsonBody } from './json-body.js'
+import { BodyBudget, readBody } from './body-reader.js'
+import { parseJsonBody, tooDense } from './json-body.js'
 import type { AdmissionMetrics } from './metrics.js'
 
 /**
@@ -46,6 +47,8 @@ export interface ServerOptions {
   requestTimeoutMs?: number
   /** Open connections held at most (default DEFAULT_MAX_CONNECTIONS). */
   maxConnections?: number
+  /** Bytes of large request bodies held at once while they arrive (default: DEFAULT_BODY_BUDGET, see body-reader.ts). */
+  bodyBudget?: BodyBudget
   /** Set on shutdown: /readyz answers 503 from then on. */
   isShuttingDown?: () => boolean
 }
@@ -208,15 +211,23 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // JSON as Fastify's default parser reads it, one scan of the text cheaper (json-body.ts). Its errors keep their
   // own message (a SyntaxError's position, the forbidden key) for the 400 answer.
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  // The body is read by body-reader.ts (Fastify's limits, and a budget for large bodies over all requests) rather
+  // than by Fastify's parseAs reader, and refused before it is read when its encoding is not one we take.
+  const bodyBudget = opts.bodyBudget ?? new BodyBudget()
+  app.addContentTypeParser('application/json', (req, payload, done) => {
     const unsupported = unsupportedEncoding(req.headers)
     if (unsupported !== undefined) return done(Object.assign(new Error(unsupported), { statusCode: 415 }), undefined)
-    if (body.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined)
-    try {
-      done(null, parseJsonBody(body as string))
-    } catch (e) {
-      done(Object.assign(e as Error, { statusCode: 400 }), undefined)
-    }
+    readBody(payload, Number(req.headers['content-length']), bodyLimit, bodyBudget, (err, body) => {
+      if (err) return done(err, undefined)
+      if (body!.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined)
+      const dense = tooDense(body!)
+      if (dense !== undefined) return done(Object.assign(new Error(dense), { statusCode: 413 }), undefined)
+      try {
+        done(null, parseJsonBody(body!))
+      } catch (e) {
+        done(Object.assign(e as Error, { statusCode: 400 }), undefined)
+      }
+    })
   })
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || req.raw.destroyed) {
@@ -235,6 +246,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       return reply.code(500).send({ statusCode: 500, error: 'internal error' } satisfies ErrorBody)
     }
     const { code, message } = clientError(err, bodyLimit)
+    if (err.code === 'NETPOL_GUARD_BODY_BUDGET') reply.header('retry-after', '1')
     return reply.code(code).send(refused(code, message, req.url))
   })
   // What no route takes (a wrong method on a known path: 405; an unknown path: 404) is answered in onRequest, before

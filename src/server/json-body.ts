@@ -5,8 +5,10 @@
 // secure-json-parse parses, then tests the text with one regex for "__proto__": keys and another for
 // "constructor": keys (each also spelled with \u escapes), and walks the parsed object only when either matches.
 // Every review pays for both scans, ~0.65 µs for a 2 KB review. One regex with both alternatives finds the same
-// bodies in one pass (~0.4 µs); a body it finds is handed to secure-json-parse itself, so what is refused is exactly
-// what it refuses (test/json-body.test.ts checks both against each other).
+// bodies in one pass (~0.4 µs); the object parsed from a body it finds is handed to secure-json-parse's own scan
+// (what its parse does after JSON.parse), so what is refused is exactly what it refuses (test/json-body.test.ts
+// checks both against each other), and the text is not parsed twice: a second copy of a 6 MiB body's objects was
+// enough to exhaust the heap the Deployment gives.
 //
 // Most reviews hold neither key, and then the regex, which tries a match at every '"' of the text, is still the
 // largest single cost of a request (~10,000 of its ~260,000 instructions, callgrind). It can only match where
@@ -28,10 +30,37 @@ export function parseJsonBody(text: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   const value: unknown = JSON.parse(body)
   if (value === null || typeof value !== 'object' || !mayHoldSuspectKey(body)) return value
-  return secureJson.parse(body, OPTIONS)
+  secureJson.scan(value, OPTIONS)
+  return value
 }
 
 function mayHoldSuspectKey(body: string): boolean {
   if (body.indexOf('\\u') === -1 && body.indexOf('__proto__') === -1 && body.indexOf('constructor') === -1) return false
   return SUSPECT_KEY.test(body)
+}
+
+/** Bodies longer than this are checked for their density before they are parsed. */
+export const DENSITY_CHECK_BYTES = 1024 * 1024
+
+/** In a body over DENSITY_CHECK_BYTES, one object or array per this many bytes at most. */
+export const MIN_BYTES_PER_CONTAINER = 12
+
+/**
+ * Why a large body is refused unparsed, or undefined. Parsing makes an object of every `{}` in the text: 6 MiB of
+ * `{},{},…` becomes 2 million objects, ~130 MiB of heap (21 bytes per byte of text), more than the pod is given,
+ * and a second or more of blocked event loop. A Kubernetes object is far sparser: a NetworkPolicy listing
+ * ipBlocks, among the densest, has one object per ~18 bytes, a Pod one per ~40. At one per 12 bytes a 6 MiB body
+ * parses into ~40 MiB. Braces and brackets inside strings are counted too, which only errs towards parsing less.
+ */
+export function tooDense(text: string): string | undefined {
+  if (text.length <= DENSITY_CHECK_BYTES) return undefined
+  const most = Math.floor(text.length / MIN_BYTES_PER_CONTAINER)
+  let containers = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if ((c === 0x7b || c === 0x5b) && ++containers > most) {
+      return `request body is too dense to be a Kubernetes object: more than ${most} JSON objects and arrays in ${text.length} characters (at most one per ${MIN_BYTES_PER_CONTAINER} in a body over ${DENSITY_CHECK_BYTES / 1048576} MiB)`
+    }
+  }
+  return undefined
 }

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream'
 import { AdmissionHandler } from '../../src/admission/handler.js'
 import { defaultConfig, type GuardConfig } from '../../src/config.js'
 import { buildServer } from '../../src/server/app.js'
+import type { BodyBudget } from '../../src/server/body-reader.js'
 import { createMetrics } from '../../src/server/metrics.js'
 import { RecordingInjector } from '../../src/serve.js'
 import type { MemoryView } from '../../src/view/memory-view.js'
@@ -56,6 +57,7 @@ export interface TestServerOptions {
   bodyLimit?: number
   requestTimeoutMs?: number
   maxConnections?: number
+  bodyBudget?: BodyBudget
   logLevel?: string
 }
 
@@ -83,6 +85,7 @@ export async function testServer(opts: TestServerOptions = {}) {
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(opts.maxConnections ? { maxConnections: opts.maxConnections } : {}),
+    ...(opts.bodyBudget ? { bodyBudget: opts.bodyBudget } : {}),
   })
   return { app, view, config, lines, metrics }
 }

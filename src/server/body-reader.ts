@@ -1,0 +1,113 @@
+// Reads a request body for the JSON parser: what Fastify's own reader does (the body limit, checked against the
+// Content-Length up front and against the bytes as they come; a body shorter or longer than its Content-Length is
+// refused), plus one bound of its own: the bytes of large bodies held at once, over all requests.
+//
+// Why the bound: a body is held in memory until it has arrived in full, and the body limit (6 MiB) allows a peer
+// that opens a few dozen connections and sends each a large body, slowly, to hold more than the pod's memory
+// limit (the request timeout ends each after 30 s; it can open them again). Small bodies, which every admission
+// review is (a few KiB), are always read: a peer holding large bodies cannot delay them. A large body that would
+// take the bytes held past the budget is refused with a 429 and Retry-After, as an overloaded apiserver answers.
+import { errorCodes } from 'fastify'
+import type { Readable } from 'node:stream'
+
+/** Bodies up to this size are always read, whatever the budget: the reviews the apiserver sends are this small. */
+export const SMALL_BODY_BYTES = 64 * 1024
+
+/** Bytes of bodies being received at once, beyond which a large body is refused (enough for two of the largest). */
+export const DEFAULT_BODY_BUDGET = 16 * 1024 * 1024
+
+/** A large body that would take the bytes held past the budget. */
+export class BodyBudgetError extends Error {
+  readonly statusCode = 429
+  readonly code = 'NETPOL_GUARD_BODY_BUDGET'
+  constructor(budget: number) {
+    super(`too many large request bodies at once: this replica holds at most ${budget / 1048576} MiB of them while they arrive; retry shortly`)
+  }
+}
+
+/** The bytes of request bodies held now, over all requests, against one budget. */
+export class BodyBudget {
+  private held = 0
+
+  constructor(readonly limit: number = DEFAULT_BODY_BUDGET) {}
+
+  /** Bytes held now (for tests and diagnostics). */
+  get bytes(): number {
+    return this.held
+  }
+
+  fits(bytes: number): boolean {
+    return this.held + bytes <= this.limit
+  }
+
+  take(bytes: number): void {
+    this.held += bytes
+  }
+
+  give(bytes: number): void {
+    this.held -= bytes
+  }
+}
+
+/**
+ * Reads `payload` to its end and hands `done` the body as UTF-8 text, or an error with a 4xx statusCode (413 over the
+ * limit, 400 for a Content-Length that does not match, 429 over the budget; a stream error keeps its own, else 400).
+ * `contentLength` is the header's value as a number (NaN when there is none).
+ */
+export function readBody(
+  payload: Readable,
+  contentLength: number,
+  bodyLimit: number,
+  budget: BodyBudget,
+  done: (err: Error | null, text?: string) => void,
+): void {
+  if (contentLength > bodyLimit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
+  // Announced large and it would not fit: refused before any of it is read.
+  if (contentLength > SMALL_BODY_BYTES && !budget.fits(contentLength)) return done(new BodyBudgetError(budget.limit))
+  let received = 0
+  let finished = false
+  const chunks: Buffer[] = []
+
+  const finish = (err: Error | null, text?: string): void => {
+    if (finished) return
+    finished = true
+    payload.removeListener('data', onData)
+    payload.removeListener('end', onEnd)
+    payload.removeListener('error', onError)
+    payload.removeListener('close', onClose)
+    budget.give(received)
+    done(err, text)
+  }
+
+  function onData(chunk: Buffer | string): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    received += bytes.length
+    budget.take(bytes.length)
+    if (received > bodyLimit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
+    if (received > SMALL_BODY_BYTES && budget.bytes > budget.limit) return finish(new BodyBudgetError(budget.limit))
+    chunks.push(bytes)
+  }
+
+  function onEnd(): void {
+    if (!Number.isNaN(contentLength) && received !== contentLength) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
+    // Decoded once, whole: a character split across two chunks stays whole.
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8')
+    finish(null, text)
+  }
+
+  function onError(err: Error & { statusCode?: number }): void {
+    if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400
+    finish(err)
+  }
+
+  // The peer went away mid-body without an error event: what was held is given back all the same.
+  function onClose(): void {
+    onError(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' }))
+  }
+
+  payload.on('data', onData)
+  payload.on('end', onEnd)
+  payload.on('error', onError)
+  payload.on('close', onClose)
+  payload.resume()
+}

@@ -1,0 +1,103 @@
+// readBody: Fastify's body limits, and the budget for large bodies held at once over all requests.
+import t from 'tap'
+import { PassThrough } from 'node:stream'
+import { BodyBudget, BodyBudgetError, readBody, SMALL_BODY_BYTES } from '../src/server/body-reader.js'
+
+interface Outcome {
+  err: (Error & { statusCode?: number; code?: string }) | null
+  text?: string
+}
+
+/** Starts a read of a stream fed by the test; `result` settles when readBody calls done. */
+function reading(contentLength: number, budget: BodyBudget, bodyLimit = 1024 * 1024) {
+  const stream = new PassThrough()
+  let calls = 0
+  const result = new Promise<Outcome>((resolve) =>
+    readBody(stream, contentLength, bodyLimit, budget, (err, text) => {
+      calls++
+      resolve({ err, ...(text !== undefined ? { text } : {}) })
+    }),
+  )
+  return { stream, result, calls: () => calls }
+}
+
+t.test('a body is read whole and decoded once: a character split across chunks stays whole', async (t) => {
+  const budget = new BodyBudget(1024)
+  const euro = Buffer.from('{"a":"€"}')
+  const r = reading(euro.length, budget)
+  r.stream.write(euro.subarray(0, 7)) // inside the three bytes of €
+  r.stream.end(euro.subarray(7))
+  t.same(await r.result, { err: null, text: '{"a":"€"}' })
+  t.equal(budget.bytes, 0, 'given back')
+  t.equal(r.calls(), 1)
+})
+
+t.test("Fastify's limits: Content-Length over the limit, bytes over the limit, a length that does not match", async (t) => {
+  const budget = new BodyBudget()
+  const announced = reading(2000, budget, 1000)
+  t.match((await announced.result).err, { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }, 'refused before reading')
+
+  const chunked = reading(NaN, budget, 1000)
+  chunked.stream.write(Buffer.alloc(600))
+  chunked.stream.write(Buffer.alloc(600))
+  t.match((await chunked.result).err, { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }, 'refused as the bytes pass the limit')
+
+  const short = reading(10, budget)
+  short.stream.end('{}')
+  t.match((await short.result).err, { code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', statusCode: 400 })
+  const long = reading(1, budget)
+  long.stream.end('{}')
+  t.match((await long.result).err, { code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', statusCode: 400 })
+  t.equal(budget.bytes, 0, 'every refusal gives its bytes back')
+})
+
+t.test('the budget: large bodies past it are refused (429), small ones are always read', async (t) => {
+  const budget = new BodyBudget(5 * SMALL_BODY_BYTES)
+  // A large body being received holds 2.5 × SMALL_BODY_BYTES.
+  const held = reading(4 * SMALL_BODY_BYTES, budget)
+  held.stream.write(Buffer.alloc(2.5 * SMALL_BODY_BYTES))
+  await new Promise((r) => setImmediate(r))
+  t.equal(budget.bytes, 2.5 * SMALL_BODY_BYTES)
+
+  const announced = reading(3 * SMALL_BODY_BYTES, budget)
+  const refused = (await announced.result).err
+  t.ok(refused instanceof BodyBudgetError, 'announced large and over the budget: refused before it is read')
+  t.match(refused, { statusCode: 429, code: 'NETPOL_GUARD_BODY_BUDGET', message: /at most 0\.3125 MiB .*retry shortly/ })
+
+  const chunked = reading(NaN, budget)
+  chunked.stream.write(Buffer.alloc(SMALL_BODY_BYTES / 2))
+  chunked.stream.write(Buffer.alloc(2.5 * SMALL_BODY_BYTES))
+  t.match((await chunked.result).err, { statusCode: 429 }, 'unannounced: refused once it is large and the budget is passed')
+  t.equal(budget.bytes, 2.5 * SMALL_BODY_BYTES, 'what it held is given back')
+
+  budget.take(3 * SMALL_BODY_BYTES) // another large body arrives: 5.5 × SMALL_BODY_BYTES held, past the budget
+  const small = reading(SMALL_BODY_BYTES, budget)
+  small.stream.end(Buffer.alloc(SMALL_BODY_BYTES, 0x20))
+  t.equal((await small.result).text?.length, SMALL_BODY_BYTES, 'a small body is read although the budget is passed')
+  budget.give(3 * SMALL_BODY_BYTES)
+
+  held.stream.end(Buffer.alloc(1.5 * SMALL_BODY_BYTES, 0x20))
+  t.equal((await held.result).text?.length, 4 * SMALL_BODY_BYTES, 'the body that held the budget completes')
+  t.equal(budget.bytes, 0)
+  const after = reading(2 * SMALL_BODY_BYTES, budget)
+  after.stream.end(Buffer.alloc(2 * SMALL_BODY_BYTES, 0x20))
+  t.equal((await after.result).err, null, 'a large body fits again')
+})
+
+t.test('a stream error or a peer gone mid-body ends the read once and gives the bytes back', async (t) => {
+  const budget = new BodyBudget()
+  const errored = reading(100, budget)
+  errored.stream.write('{"a":')
+  errored.stream.destroy(new Error('boom'))
+  t.match((await errored.result).err, { message: 'boom', statusCode: 400 })
+  t.equal(budget.bytes, 0)
+
+  const closed = reading(100, budget)
+  closed.stream.write('{"a":')
+  await new Promise((r) => setImmediate(r))
+  closed.stream.destroy()
+  t.match((await closed.result).err, { code: 'ECONNRESET', statusCode: 400 })
+  t.equal(budget.bytes, 0)
+  await new Promise((r) => setImmediate(r))
+  t.equal(closed.calls(), 1, 'done called once')
+})
