@@ -54,9 +54,14 @@ function defaultNamespace(): string {
   return 'netpol-guard'
 }
 
+/** A namespace name as Kubernetes takes it (an RFC 1123 label). */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+
 /** Config from defaults, the --config file, then flags (flags win). */
 export function resolveConfig(values: { config?: string; mode?: string; namespace?: string }): GuardConfig {
-  const base = defaultConfig({ namespace: values.namespace ?? env('NAMESPACE') ?? defaultNamespace() })
+  const namespace = values.namespace ?? env('NAMESPACE') ?? defaultNamespace()
+  if (!NAMESPACE_NAME.test(namespace)) throw new UsageError(`--namespace must be a namespace name (lower-case letters, digits and '-', at most 63), not "${namespace}"`)
+  const base = defaultConfig({ namespace })
   const path = values.config ?? env('CONFIG')
   const cfg = path ? loadConfigFile(path, base) : base
   cfg.mode = parseMode(values.mode ?? env('MODE'), cfg.mode)
@@ -108,14 +113,20 @@ async function checkCommand(args: string[], io: Io): Promise<number> {
   return sum.denied > 0 ? 1 : 0
 }
 
+/** A command that takes only flags: a stray word is a mistake (a flag's value without its flag, a typo), not ignored. */
+export function noArguments(command: string, positionals: string[]): void {
+  if (positionals.length > 0) throw new UsageError(`${command} takes no arguments, only flags: "${positionals[0]}"`)
+}
+
 async function auditCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, {
+  const { values, positionals } = parse(args, {
     kubeconfig: { type: 'string' },
     config: { type: 'string' },
     output: { type: 'string', short: 'o', default: 'table' },
     namespace: { type: 'string' },
   })
   if (values.help) return io.out.write(USAGE + '\n'), 0
+  noArguments('audit', positionals)
   const output = values.output as string
   if (output !== 'table' && output !== 'json') throw new UsageError(`--output must be table or json, not "${output}"`)
   const config = resolveConfig({ config: values.config as string | undefined, namespace: values.namespace as string | undefined })
@@ -125,8 +136,9 @@ async function auditCommand(args: string[], io: Io): Promise<number> {
 }
 
 async function vapCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { mode: { type: 'string' }, config: { type: 'string' } })
+  const { values, positionals } = parse(args, { mode: { type: 'string' }, config: { type: 'string' } })
   if (values.help) return io.out.write(USAGE + '\n'), 0
+  noArguments('vap', positionals)
   const config = resolveConfig({ config: values.config as string | undefined, mode: values.mode as string | undefined })
   if (!config.rules['no-global-policy']) throw new UsageError('the config switches no-global-policy off: there is no policy to render')
   if (config.clusterWideKinds.length === 0) throw new UsageError('the config lists no clusterWideKinds: there is no policy to render')

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { AdmissionHandler } from './admission/handler.js'
-import { DEMO_STATE, parseCliArgs, readEnv, resolveConfig, StartupError, UsageError, type Io } from './cli.js'
+import { DEMO_STATE, noArguments, parseCliArgs, readEnv, resolveConfig, StartupError, UsageError, type Io } from './cli.js'
 import type { GuardConfig } from './config.js'
 import { buildServer, DEFAULT_MAX_CONNECTIONS } from './server/app.js'
 import { BatchedLogStream } from './server/log-stream.js'
@@ -45,6 +45,13 @@ function staticSetup(path: string, source: string, logger: Logger, config: Guard
 
 async function liveSetup(kubeconfigPath: string | undefined, config: GuardConfig, logger: Logger, metrics: AdmissionMetrics): Promise<ViewSetup> {
   const { startLive } = await import('./live/index.js')
+  const { loadKubeConfig } = await import('./live/kube.js')
+  // A kubeconfig that cannot be read is bad input, said in one line (startLive reads it again: it is small).
+  try {
+    loadKubeConfig(kubeconfigPath)
+  } catch (e) {
+    throw new StartupError(`cannot load kubeconfig${kubeconfigPath ? ` ${kubeconfigPath}` : ''}: ${(e as Error).message.split('\n')[0]}`)
+  }
   const live = await startLive({
     ...(kubeconfigPath ? { kubeconfigPath } : {}),
     // The pod name (downward API) identifies this replica in the leader Lease.
@@ -54,6 +61,15 @@ async function liveSetup(kubeconfigPath: string | undefined, config: GuardConfig
     registry: metrics.registry,
   })
   return { source: 'live', view: live.view, status: live.status, injector: live.injector, verifier: live.verifier, stop: () => live.stop() }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** LOG_LEVEL, checked: pino would throw its own error (with a stack) for a level it does not know. */
+function logLevel(value: string | undefined): string {
+  if (value === undefined || value === '') return 'info'
+  if (!LOG_LEVELS.includes(value)) throw new UsageError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${value}"`)
+  return value
 }
 
 let stdoutDestination: BatchedLogStream | undefined
@@ -98,7 +114,7 @@ const SERVE_USAGE = `usage: netpol-guard serve [flags]
 `
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parseCliArgs(args, {
+  const { values, positionals } = parseCliArgs(args, {
     host: { type: 'string' },
     port: { type: 'string' },
     'tls-cert': { type: 'string' },
@@ -114,14 +130,17 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     io.out.write(SERVE_USAGE)
     return 0
   }
+  noArguments('serve', positionals)
   const str = (k: string) => values[k] as string | undefined
   const host = str('host') ?? readEnv('HOST') ?? '0.0.0.0'
+  // Digits only: Number() would also take "" (0, a random port), "0x50" and "1e3".
   const portText = str('port') ?? readEnv('PORT') ?? '8443'
-  const port = Number(portText)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, not "${portText}"`)
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port must be a port number (0-65535), not "${portText}"`)
   const maxText = str('max-connections') ?? readEnv('MAX_CONNECTIONS') ?? String(DEFAULT_MAX_CONNECTIONS)
-  const maxConnections = Number(maxText)
-  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) throw new UsageError(`--max-connections must be a whole number of at least 1, not "${maxText}"`)
+  const maxConnections = /^\d{1,15}$/.test(maxText) ? Number(maxText) : NaN
+  if (!(maxConnections >= 1)) throw new UsageError(`--max-connections must be a whole number of at least 1, not "${maxText}"`)
+  const level = logLevel(process.env.LOG_LEVEL)
   const certFile = str('tls-cert') ?? readEnv('TLS_CERT')
   const keyFile = str('tls-key') ?? readEnv('TLS_KEY')
   if (!!certFile !== !!keyFile) throw new UsageError('--tls-cert and --tls-key go together')
@@ -129,7 +148,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const statePath = str('state') ?? readEnv('STATE')
   const kubeconfigPath = str('kubeconfig') ?? process.env.KUBECONFIG
   // No pid/hostname on every line: the pod name and container say it already.
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: null }, logDestination())
+  const logger = pino({ level, base: null }, logDestination())
   const metrics = createMetrics()
 
   // TLS files are checked before anything starts; a self-signed pair is only made once the view is loaded.

@@ -47,6 +47,47 @@ t.test('usage errors exit 2', async (t) => {
   t.match(stale.stderr, /c\.yaml: staleAfterSeconds must be at least 3/)
 })
 
+t.test('ports are digits only, 0-65535', async (t) => {
+  for (const bad of ['', '0x50', '1e3', '65536', '-1', ' 80', '8443.0']) {
+    const r = await run(['serve', `--port=${bad}`])
+    t.equal(r.code, 2, JSON.stringify(bad))
+    t.match(r.stderr, `--port must be a port number (0-65535), not "${bad}"`, JSON.stringify(bad))
+  }
+  process.env.NETPOL_GUARD_PORT = ' '
+  t.teardown(() => void delete process.env.NETPOL_GUARD_PORT)
+  t.equal((await run(['serve'])).code, 2, 'a blank NETPOL_GUARD_PORT is not port 0')
+})
+
+t.test('LOG_LEVEL, --namespace and stray arguments are checked: one line, exit 2', async (t) => {
+  process.env.LOG_LEVEL = 'verbose'
+  const level = await run(['serve', '--port', '0', '--host', '127.0.0.1', '--state', 'examples/demo-state.yaml'])
+  delete process.env.LOG_LEVEL
+  t.equal(level.code, 2)
+  t.match(level.stderr, /^netpol-guard: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, not "verbose"\n/)
+  for (const bad of ['', 'Bad Name!', 'UPPER', '-lead', 'x'.repeat(64)]) {
+    const r = await run(['serve', `--namespace=${bad}`])
+    t.equal(r.code, 2, JSON.stringify(bad))
+    t.match(r.stderr, `--namespace must be a namespace name`, JSON.stringify(bad))
+  }
+  for (const args of [['serve', 'extra'], ['vap', 'extra'], ['audit', 'team-a']]) {
+    const r = await run(args)
+    t.equal(r.code, 2, args.join(' '))
+    t.match(r.stderr, `${args[0]} takes no arguments, only flags: "${args[1]}"`)
+  }
+})
+
+t.test('a kubeconfig that cannot be read stops startup with exit 2 and one line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'npg-serve-'))
+  const garbage = join(dir, 'garbage')
+  writeFileSync(garbage, 'apiVersion: v1\nkind: Config\nclusters: []\n')
+  for (const path of [join(dir, 'missing'), garbage]) {
+    const r = await run(['serve', '--host', '127.0.0.1', '--port', '0', '--kubeconfig', path])
+    t.equal(r.code, 2, path)
+    t.match(r.stderr, new RegExp(`^netpol-guard: cannot load kubeconfig ${path}: `), path)
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace')
+  }
+})
+
 t.test('unreadable TLS files and a busy port stop startup with exit 2 and one line', async (t) => {
   const r = await run(['serve', '--host', '127.0.0.1', '--port', '0', '--state', 'examples/demo-state.yaml', '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/nonexistent/tls.key'])
   t.equal(r.code, 2)

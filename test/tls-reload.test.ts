@@ -2,7 +2,7 @@
 // way the kubelet updates a mounted Secret (an atomic swap of the `..data` symlink). Clients that trust only
 // the CA keep sending requests throughout; none may fail, and new connections must see the new certificate.
 import t from 'tap'
-import { X509Certificate } from 'node:crypto'
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -105,8 +105,12 @@ t.test('constructor: reads now, and names the file when it cannot', async (t) =>
   t.throws(() => new CertificateReloader({ certFile: v.certFile, keyFile: v.keyFile, onChange: () => {} }), { message: new RegExp(`TLS certificate ${v.certFile}: not a valid PEM certificate`) })
   v.publish({ cert: pairA.cert, key: 'garbage' })
   t.throws(() => new CertificateReloader({ certFile: v.certFile, keyFile: v.keyFile, onChange: () => {} }), { message: new RegExp(`TLS key ${v.keyFile}: not a valid PEM private key`) })
+  // A passphrase-protected key: OpenSSL only says "interrupted or cancelled"; the message says what it is.
+  const encrypted = createPrivateKey(pairA.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret' }) as string
+  v.publish({ cert: pairA.cert, key: encrypted })
+  t.throws(() => new CertificateReloader({ certFile: v.certFile, keyFile: v.keyFile, onChange: () => {} }), { message: new RegExp(`TLS key ${v.keyFile}: the key is encrypted \\(passphrase-protected\\); give it unencrypted`) })
   v.publish({ cert: pairA.cert, key: pairB.key })
-  t.throws(() => new CertificateReloader({ certFile: v.certFile, keyFile: v.keyFile, onChange: () => {} }), { message: new RegExp(`TLS key ${v.keyFile} does not match certificate ${v.certFile}`) })
+  t.throws(() => new CertificateReloader({ certFile: v.certFile, keyFile: v.keyFile, onChange: () => {} }), { message: new RegExp(`^TLS key ${v.keyFile} does not match certificate ${v.certFile} \\(serial [0-9A-F]+\\)$`) })
   v.publish(pairA)
   const r = new CertificateReloader({ certFile: v.certFile, keyFile: v.keyFile, onChange: () => {} })
   t.same(r.current(), pairA, 'current() is the pair on disk')

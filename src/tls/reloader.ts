@@ -53,14 +53,15 @@ export function verifyPair(pair: CertificatePair, files: { certFile: string; key
   try {
     key = createPrivateKey(pair.key)
   } catch (e) {
+    // OpenSSL's answer for a passphrase-protected key is "interrupted or cancelled" (no passphrase was given).
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(pair.key)) {
+      throw new Error(`TLS key ${files.keyFile}: the key is encrypted (passphrase-protected); give it unencrypted, as cert-manager and \`npm run certs\` write it`)
+    }
     throw new Error(`TLS key ${files.keyFile}: not a valid PEM private key: ${(e as Error).message}`)
   }
-  if (!cert.checkPrivateKey(key)) {
-    throw new Error(
-      `TLS key ${files.keyFile} does not match certificate ${files.certFile} (serial ${cert.serialNumber}); ` +
-        'if the files are being replaced, the next poll retries',
-    )
-  }
+  // While the files are being replaced the two may briefly not match: the reloader keeps its pair and reads again
+  // at the next poll; at startup this is an error.
+  if (!cert.checkPrivateKey(key)) throw new Error(`TLS key ${files.keyFile} does not match certificate ${files.certFile} (serial ${cert.serialNumber})`)
   const notAfter = Date.parse(cert.validTo)
   if (Number.isFinite(notAfter) && notAfter < now) {
     throw new Error(`TLS certificate ${files.certFile} (serial ${cert.serialNumber}) expired on ${cert.validTo}`)
