@@ -24,6 +24,7 @@ t.test('a new namespace and its workload in one file pass: the namespace is inje
     'ALLOW NetworkPolicy team-c/allow-web-ingress',
     'ALLOW Deployment team-c/web',
   ])
+  t.equal(r.stderr, '3 objects: 3 allowed, 0 warned, 0 denied\n', 'the summary, on stderr')
 })
 
 t.test('non-compliant manifests are denied with the rule and the fix, exit 1', async (t) => {
