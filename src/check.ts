@@ -7,6 +7,7 @@ import { labelsOf, metaString, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, type Adm
 import { denyAllPolicy } from './policy/coverage.js'
 import { NAMESPACES, NETWORK_POLICIES, POD_WORKLOADS, type ResourceRef } from './policy/kinds.js'
 import { MemoryView } from './view/memory-view.js'
+import { oneLine } from './rules/rule.js'
 
 export type Verdict = 'ALLOW' | 'WARN' | 'DENY'
 
@@ -118,9 +119,10 @@ export function checkObjects(objects: { source: string; object: KubeObject }[], 
   return results
 }
 
+/** One line per object, whatever the manifest's names hold (a newline in a name would start a fake row). */
 export function formatText(r: CheckResult): string {
   const where = r.namespace ? `${r.namespace}/${r.name}` : r.name
-  const head = `${r.verdict} ${r.kind} ${where}`
+  const head = oneLine(`${r.verdict} ${r.kind} ${where}`)
   const first = r.findings[0]
   if (!first) return r.injected ? `${head} (deny-all NetworkPolicy injected)` : head
   const more = r.findings.length > 1 ? ` (also: ${r.findings.slice(1).map((f) => `[${f.rule}]`).join(' ')})` : ''

@@ -97,6 +97,19 @@ t.test('bad input exits 2 naming the file', async (t) => {
   r = await run(['check', tempFile('list.yaml', 'apiVersion: v1\nkind: List\nitems: notalist\n')])
   t.equal(r.code, 2)
   t.match(r.stderr, /document 1: List items must be a list, got string/)
+  // A key twice in one mapping: refused, as kubectl's strict field validation refuses it, not the last one checked.
+  const dup = tempFile('dup.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  namespace: team-b\nmetadata:\n  name: y\n  namespace: default\nspec: {}\n')
+  r = await run(['check', dup])
+  t.equal(r.code, 2)
+  t.equal(r.stderr, `netpol-guard: ${dup}: document 1: not valid YAML/JSON: Map keys must be unique at line 6, column 1\n`)
+})
+
+t.test('a name holding a line break cannot start a row of its own', async (t) => {
+  const odd = tempFile('odd.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: "a\\nALLOW Pod x/y"\n  namespace: team-b\nspec: {}\n')
+  const r = await run(['check', '--state', DEMO_STATE, odd])
+  t.equal(r.code, 1)
+  t.equal(r.lines.length, 1, 'one line for one object')
+  t.match(r.lines[0], /^DENY Pod team-b\/a ALLOW Pod x\/y \[require-deny-all\] /)
 })
 
 t.test('a config file switches rules off and adds exemptions', async (t) => {

@@ -13,12 +13,14 @@ export function parseObjects(text: string, source: string): KubeObject[] {
     flatten(json.value, `${source}: document 1`, out)
     return out
   }
-  const docs = parseAllDocuments(text, { uniqueKeys: false })
+  // A key twice in one mapping is an error, as kubectl's strict field validation has it, rather than the last one
+  // silently winning (two `metadata:` blocks would check an object other than the one the author meant).
+  const docs = parseAllDocuments(text, { uniqueKeys: true })
   const list = Array.isArray(docs) ? docs : [docs]
   list.forEach((doc, i) => {
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!
-      throw new ManifestError(`${source}: document ${i + 1}: not valid YAML/JSON: ${e.message.split('\n')[0]}`)
+      throw new ManifestError(`${source}: document ${i + 1}: not valid YAML/JSON: ${e.message.split('\n')[0]!.replace(/:$/, '')}`)
     }
     let value: unknown
     try {
