@@ -32,6 +32,19 @@ t.test('a body is read whole and decoded once: a character split across chunks s
   t.equal(r.calls(), 1)
 })
 
+t.test('bytes that are not UTF-8 are refused; U+FFFD written in UTF-8 is text', async (t) => {
+  const budget = new BodyBudget()
+  const bad = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) // {"a":"\xff\xfe"}
+  const r = reading(bad.length, budget)
+  r.stream.end(bad)
+  t.match((await r.result).err, { statusCode: 400, message: 'request body is not valid UTF-8' })
+  const replacement = Buffer.from('{"a":"\uFFFD"}')
+  const ok = reading(replacement.length, budget)
+  ok.stream.end(replacement)
+  t.same(await ok.result, { err: null, text: '{"a":"\uFFFD"}' })
+  t.equal(budget.bytes, 0)
+})
+
 t.test("Fastify's limits: Content-Length over the limit, bytes over the limit, a length that does not match", async (t) => {
   const budget = new BodyBudget()
   const announced = reading(2000, budget, 1000)

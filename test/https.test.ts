@@ -88,9 +88,15 @@ t.test('requests that are not HTTP, or never arrive in full: one-line JSON 4xx, 
   const bigHeaders = statusAndBody(await rawExchange(port, `POST /validate HTTP/1.1\r\nHost: localhost\r\nX-Padding: ${'x'.repeat(20_000)}\r\nContent-Length: 0\r\n\r\n`))
   t.same(bigHeaders, { status: 431, body: { statusCode: 431, error: 'request headers are too large' } })
 
+  // What Node would answer with an empty 417, or by closing the connection, unless the server takes it.
+  const expect = statusAndBody(await rawExchange(port, `POST /validate HTTP/1.1\r\nHost: localhost\r\nExpect: foo\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`))
+  t.same(expect, { status: 417, body: { statusCode: 417, error: 'Expect: foo is not supported (only 100-continue)' } })
+  const connect = statusAndBody(await rawExchange(port, `CONNECT localhost:1 HTTP/1.1\r\nHost: localhost:1\r\n\r\n`))
+  t.same(connect, { status: 405, body: { statusCode: 405, error: 'CONNECT is not supported: admission endpoints are POST /validate and POST /mutate' } })
+
   const codes = Object.fromEntries((await metrics.badRequests.get()).values.map((v) => [v.labels.code, v.value]))
-  t.same(codes, { '400': 1, '408': 1, '431': 1 }, 'each counted by its code')
-  t.equal(lines.filter((l) => l.msg === 'bad request').length, 3, 'and logged')
+  t.same(codes, { '400': 1, '405': 1, '408': 1, '417': 1, '431': 1 }, 'each counted by its code')
+  t.equal(lines.filter((l) => l.msg === 'bad request').length, 5, 'and logged')
   // The server is still answering.
   const after = await post(port, '/validate', body, ca.cert)
   t.equal(after.status, 200)

@@ -1,7 +1,8 @@
 // The HTTP layer: a Fastify app with two encapsulated plugins, the admission routes and the
 // operational endpoints. Client mistakes end as one-line JSON 4xx answers, never a 5xx.
 import Fastify, { errorCodes, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
@@ -163,6 +164,26 @@ function limitConnections(app: FastifyInstance, opts: ServerOptions): void {
   })
 }
 
+/**
+ * Two requests Node answers by itself unless the server listens for them, with an empty 417 (an Expect other than
+ * 100-continue) or by closing the connection (CONNECT): they get the same one-line JSON refusal as the rest.
+ */
+function answerWhatNodeWouldNot(app: FastifyInstance, refused: Refuse): void {
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify(refused(417, `Expect: ${oneLineHeader(req.headers.expect)} is not supported (only 100-continue)`, req.url))
+    res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
+    res.end(body)
+  })
+  app.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const body = JSON.stringify(refused(405, 'CONNECT is not supported: admission endpoints are POST /validate and POST /mutate', req.url))
+    socket.end(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAllow: GET, HEAD, POST\r\nConnection: close\r\n\r\n${body}`)
+  })
+}
+
+function oneLineHeader(value: string | undefined): string {
+  return (value ?? '').replace(/\s+/g, ' ').slice(0, 100)
+}
+
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT
   const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
@@ -205,6 +226,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   }) as unknown as FastifyInstance
 
   limitConnections(app, opts)
+  answerWhatNodeWouldNot(app, refused)
 
   // Only JSON is an AdmissionReview: anything else is a 415, not a schema error.
   app.removeContentTypeParser('text/plain')

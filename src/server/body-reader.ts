@@ -8,6 +8,7 @@
 // review is (a few KiB), are always read: a peer holding large bodies cannot delay them. A large body that would
 // take the bytes held past the budget is refused with a 429 and Retry-After, as an overloaded apiserver answers.
 import { errorCodes } from 'fastify'
+import { isUtf8 } from 'node:buffer'
 import type { Readable } from 'node:stream'
 
 /** Bodies up to this size are always read, whatever the budget: the reviews the apiserver sends are this small. */
@@ -51,7 +52,8 @@ export class BodyBudget {
 
 /**
  * Reads `payload` to its end and hands `done` the body as UTF-8 text, or an error with a 4xx statusCode (413 over the
- * limit, 400 for a Content-Length that does not match, 429 over the budget; a stream error keeps its own, else 400).
+ * limit, 400 for a Content-Length that does not match or bytes that are not UTF-8, 429 over the budget; a stream
+ * error keeps its own, else 400).
  * `contentLength` is the header's value as a number (NaN when there is none).
  */
 export function readBody(
@@ -91,7 +93,12 @@ export function readBody(
   function onEnd(): void {
     if (!Number.isNaN(contentLength) && received !== contentLength) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
     // Decoded once, whole: a character split across two chunks stays whole.
-    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8')
+    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)
+    const text = bytes.toString('utf8')
+    // Bytes that are not UTF-8 decode to U+FFFD: refused rather than judged as a name full of "�". The search costs
+    // nothing for the usual ASCII body (V8 knows a one-byte string cannot hold U+FFFD); a body that holds one is
+    // then validated, since U+FFFD may also be written in UTF-8 on purpose.
+    if (text.indexOf('\uFFFD') !== -1 && !isUtf8(bytes)) return finish(Object.assign(new Error('request body is not valid UTF-8'), { statusCode: 400 }))
     finish(null, text)
   }
 
