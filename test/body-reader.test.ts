@@ -28,8 +28,9 @@ t.test('a body is read whole and decoded once: a character split across chunks s
   r.stream.write(euro.subarray(0, 7)) // inside the three bytes of €
   r.stream.end(euro.subarray(7))
   t.same(await r.result, { err: null, text: '{"a":"€"}' })
-  t.equal(budget.bytes, 0, 'given back')
-  t.equal(r.calls(), 1)
+  t.equal(budget.held, 0, 'given back')
+  await new Promise((r) => setImmediate(r))
+  t.equal(r.calls(), 1, 'done called once (end, then close)')
 })
 
 t.test('bytes that are not UTF-8 are refused; U+FFFD written in UTF-8 is text', async (t) => {
@@ -42,7 +43,7 @@ t.test('bytes that are not UTF-8 are refused; U+FFFD written in UTF-8 is text', 
   const ok = reading(replacement.length, budget)
   ok.stream.end(replacement)
   t.same(await ok.result, { err: null, text: '{"a":"\uFFFD"}' })
-  t.equal(budget.bytes, 0)
+  t.equal(budget.held, 0)
 })
 
 t.test("Fastify's limits: Content-Length over the limit, bytes over the limit, a length that does not match", async (t) => {
@@ -61,40 +62,51 @@ t.test("Fastify's limits: Content-Length over the limit, bytes over the limit, a
   const long = reading(1, budget)
   long.stream.end('{}')
   t.match((await long.result).err, { code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', statusCode: 400 })
-  t.equal(budget.bytes, 0, 'every refusal gives its bytes back')
+  t.equal(budget.held, 0, 'every refusal gives its bytes back')
 })
 
-t.test('the budget: large bodies past it are refused (429), small ones are always read', async (t) => {
+t.test('the budget: large bodies past it are refused (429) and drained, small ones are always read', async (t) => {
+  const tick = () => new Promise((r) => setImmediate(r))
   const budget = new BodyBudget(5 * SMALL_BODY_BYTES)
-  // A large body being received holds 2.5 × SMALL_BODY_BYTES.
+  // A large body with a Content-Length takes its whole length as it starts: it is never cut short by others.
   const held = reading(4 * SMALL_BODY_BYTES, budget)
-  held.stream.write(Buffer.alloc(2.5 * SMALL_BODY_BYTES))
-  await new Promise((r) => setImmediate(r))
-  t.equal(budget.bytes, 2.5 * SMALL_BODY_BYTES)
+  t.equal(budget.held, 4 * SMALL_BODY_BYTES, 'reserved at once')
 
-  const announced = reading(3 * SMALL_BODY_BYTES, budget)
+  // Announced large, and it would not fit: refused, but read to its end (and dropped) so the client gets the 429.
+  const announced = reading(2 * SMALL_BODY_BYTES, budget)
+  announced.stream.write(Buffer.alloc(SMALL_BODY_BYTES))
+  await tick()
+  t.equal(announced.calls(), 0, 'not answered while the body still comes')
+  t.equal(budget.held, 4 * SMALL_BODY_BYTES, 'nothing held for it')
+  announced.stream.end(Buffer.alloc(SMALL_BODY_BYTES))
   const refused = (await announced.result).err
-  t.ok(refused instanceof BodyBudgetError, 'announced large and over the budget: refused before it is read')
-  t.match(refused, { statusCode: 429, code: 'NETPOL_GUARD_BODY_BUDGET', message: /at most 0\.3125 MiB .*retry shortly/ })
+  t.ok(refused instanceof BodyBudgetError)
+  t.match(refused, { statusCode: 429, code: 'NETPOL_GUARD_BODY_BUDGET', message: /^too many large request bodies at once: this replica holds at most 320 KiB of them while they arrive; retry shortly$/ })
 
+  // Without a Content-Length: its bytes count as they come; refused once it is large and the budget is passed.
   const chunked = reading(NaN, budget)
   chunked.stream.write(Buffer.alloc(SMALL_BODY_BYTES / 2))
-  chunked.stream.write(Buffer.alloc(2.5 * SMALL_BODY_BYTES))
-  t.match((await chunked.result).err, { statusCode: 429 }, 'unannounced: refused once it is large and the budget is passed')
-  t.equal(budget.bytes, 2.5 * SMALL_BODY_BYTES, 'what it held is given back')
+  await tick()
+  t.equal(budget.held, 4.5 * SMALL_BODY_BYTES)
+  chunked.stream.write(Buffer.alloc(SMALL_BODY_BYTES))
+  await tick()
+  t.equal(budget.held, 4 * SMALL_BODY_BYTES, 'what it held is given back when it is refused')
+  chunked.stream.end(Buffer.alloc(SMALL_BODY_BYTES))
+  t.match((await chunked.result).err, { statusCode: 429 })
 
-  budget.take(3 * SMALL_BODY_BYTES) // another large body arrives: 5.5 × SMALL_BODY_BYTES held, past the budget
+  budget.take(2 * SMALL_BODY_BYTES) // another body arrives: 6 × SMALL_BODY_BYTES held, past the budget
   const small = reading(SMALL_BODY_BYTES, budget)
   small.stream.end(Buffer.alloc(SMALL_BODY_BYTES, 0x20))
   t.equal((await small.result).text?.length, SMALL_BODY_BYTES, 'a small body is read although the budget is passed')
-  budget.give(3 * SMALL_BODY_BYTES)
+  budget.give(2 * SMALL_BODY_BYTES)
 
-  held.stream.end(Buffer.alloc(1.5 * SMALL_BODY_BYTES, 0x20))
+  held.stream.end(Buffer.alloc(4 * SMALL_BODY_BYTES, 0x20))
   t.equal((await held.result).text?.length, 4 * SMALL_BODY_BYTES, 'the body that held the budget completes')
-  t.equal(budget.bytes, 0)
+  t.equal(budget.held, 0)
   const after = reading(2 * SMALL_BODY_BYTES, budget)
   after.stream.end(Buffer.alloc(2 * SMALL_BODY_BYTES, 0x20))
   t.equal((await after.result).err, null, 'a large body fits again')
+  t.equal(budget.held, 0)
 })
 
 t.test('a stream error or a peer gone mid-body ends the read once and gives the bytes back', async (t) => {
@@ -103,14 +115,16 @@ t.test('a stream error or a peer gone mid-body ends the read once and gives the 
   errored.stream.write('{"a":')
   errored.stream.destroy(new Error('boom'))
   t.match((await errored.result).err, { message: 'boom', statusCode: 400 })
-  t.equal(budget.bytes, 0)
+  t.equal(budget.held, 0)
+  await new Promise((r) => setImmediate(r))
+  t.equal(errored.calls(), 1, 'done called once (error, then close)')
 
   const closed = reading(100, budget)
   closed.stream.write('{"a":')
   await new Promise((r) => setImmediate(r))
   closed.stream.destroy()
   t.match((await closed.result).err, { code: 'ECONNRESET', statusCode: 400 })
-  t.equal(budget.bytes, 0)
+  t.equal(budget.held, 0)
   await new Promise((r) => setImmediate(r))
   t.equal(closed.calls(), 1, 'done called once')
 })

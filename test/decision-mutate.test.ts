@@ -11,12 +11,12 @@ t.test('a new namespace is labelled and its injection asked for', async (t) => {
   t.same(d, { mode: 'enforce', outcome: 'patched', patch: LABEL_ADD, inject: 'team-c' })
 })
 
-t.test('a CREATE of a namespace the view holds: untouched, no injection promised', async (t) => {
-  // The apiserver asks mutating webhooks before it finds the name taken; the CREATE then fails with AlreadyExists.
-  // A promise here would make team-b count as covered for the grace period (require-deny-all lifted at will).
+t.test('a CREATE of a namespace the view holds: labelled, but no injection promised', async (t) => {
+  // The apiserver asks mutating webhooks before it finds the name taken; the CREATE then fails with AlreadyExists
+  // (and its patch with it). A promise here would make team-b count as covered for the grace period.
   const view = viewOf({ namespaces: ['team-b'] })
   const d = decideMutation(namespaceRequest('CREATE', 'team-b', {}), view, config())
-  t.same(d, { mode: 'enforce', outcome: 'already-exists' })
+  t.same(d, { mode: 'enforce', outcome: 'already-exists', patch: LABEL_ADD })
   // terminating: the name is still taken
   const terminating = viewOf({ namespaces: [namespaceObject('team-b', { terminating: true })] })
   t.equal(decideMutation(namespaceRequest('CREATE', 'team-b', {}), terminating, config()).outcome, 'already-exists')

@@ -203,13 +203,14 @@ t.test('large bodies past the budget get a 429 while small reviews go on being a
   slow.on('error', () => {})
   slow.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${800 * 1024}\r\n\r\n`)
   slow.write(Buffer.alloc(600 * 1024, 0x20))
-  t.ok(await waitFor(() => budget.bytes === 600 * 1024), 'the server holds what has arrived')
+  t.ok(await waitFor(() => budget.held === 800 * 1024), 'its announced length is reserved')
 
   const review = example('pod-create-team-a.json')
   const small = await post(port, '/validate', JSON.stringify(review), ca.cert)
   t.equal(small.status, 200, 'a review of a few KiB is answered')
 
-  // 500 KiB more would pass the 1 MiB budget: refused, with a Retry-After, before it is read.
+  // 500 KiB more would pass the 1 MiB budget: refused, with a Retry-After (read and dropped, so that the answer
+  // reaches the client rather than a reset).
   const padded = { ...review, request: { ...review.request, object: { ...review.request.object, metadata: { ...review.request.object.metadata, annotations: { pad: 'x'.repeat(500 * 1024) } } } } }
   const large = await post(port, '/validate', JSON.stringify(padded), ca.cert)
   t.equal(large.status, 429)
@@ -218,7 +219,7 @@ t.test('large bodies past the budget get a 429 while small reviews go on being a
   t.match(lines.find((l) => l.statusCode === 429), { msg: 'bad request', url: '/validate' }, 'logged as a refusal')
 
   slow.destroy()
-  t.ok(await waitFor(() => budget.bytes === 0), 'the bytes of the body that was never finished are given back')
+  t.ok(await waitFor(() => budget.held === 0), 'the reservation of the body that was never finished is given back')
   const again = await post(port, '/validate', JSON.stringify(padded), ca.cert)
   t.equal(again.status, 200, 'the large review is answered now')
   t.equal(JSON.parse(again.body).response.allowed, true)
@@ -241,4 +242,21 @@ t.test('a large body denser than any Kubernetes object is refused unparsed (413)
   const ok = await post(port, '/validate', big, ca.cert)
   t.equal(ok.status, 200)
   t.equal(JSON.parse(ok.body).response.allowed, true)
+})
+
+t.test('a CONNECT is answered and its connection closed by the server, even if the peer never closes its side', async (t) => {
+  const { port, app } = await listening(t)
+  const serverSide: Socket[] = []
+  app.server.on('secureConnection', (s: Socket) => serverSide.push(s))
+  // allowHalfOpen: the client does not end its side when the server ends its own (a hostile peer would not).
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, allowHalfOpen: true } as any)
+  t.teardown(() => socket.destroy())
+  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject))
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (d: string) => (received += d))
+  socket.on('error', () => {})
+  socket.write('CONNECT localhost:1 HTTP/1.1\r\nHost: localhost:1\r\n\r\n')
+  t.ok(await waitFor(() => serverSide.length === 1 && serverSide[0]!.destroyed, 5000), 'the server-side socket is destroyed, not left half-open')
+  t.match(received, /^HTTP\/1\.1 405 Method Not Allowed\r\n/)
 })

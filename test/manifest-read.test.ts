@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { parseAllDocuments } from 'yaml'
-import { ManifestError, parseObjects, readObjectsFile } from '../src/manifests/read.js'
+import { duplicateKey, ManifestError, parseObjects, readObjectsFile } from '../src/manifests/read.js'
 import { generateState } from '../bench/workload.js'
 import { DEMO_STATE, fixture, fixtureNames, haveFixtures } from './helpers/server.js'
 
@@ -109,4 +109,44 @@ t.test('JSON text does not reach the YAML parser; YAML text does', async (t) => 
   t.equal(calls, 1, 'the YAML parser read the YAML file')
   t.equal(parse('{kind: Namespace, apiVersion: v1}', 's.yaml').length, 1)
   t.equal(calls, 2, 'and the flow mapping that is not JSON')
+})
+
+t.test('a key twice in one JSON object is bad input, as in YAML', async (t) => {
+  t.throws(() => parseObjects('{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a","name":"b"}}', 'd.json'), {
+    name: 'Error',
+    message: 'd.json: document 1: not valid JSON: key "name" appears twice in one object',
+  })
+  t.throws(() => parseObjects('apiVersion: v1\nkind: Namespace\nmetadata: {name: a, name: b}\n', 'd.yaml'), /d\.yaml: document 1: not valid YAML\/JSON: Map keys must be unique/)
+  // Equal keys in different objects, a key equal to a value, and keys in arrays' objects are not duplicates.
+  t.equal(duplicateKey('{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":"a"}'), undefined)
+  t.equal(duplicateKey('{"a":1, "\\u0061" :2}'), 'a', 'compared as JSON reads them')
+  t.equal(duplicateKey('{"x":"\\"a\\":","x":1}'), 'x', 'a quote escaped in a value is not the end of it')
+
+  // Any nesting of objects (as key/value pairs, keys drawn from few names so that some repeat) and arrays, each
+  // key written plainly or with \u escapes: duplicateKey finds one exactly when some object holds a key twice.
+  type Node = { pairs: [string, Node][] } | { items: Node[] } | number
+  const { node } = fc.letrec<{ node: Node }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.integer(),
+      fc.array(fc.tuple(fc.constantFrom('a', 'b', 'é', 'a"b', ''), tie('node')), { maxLength: 4 }).map((pairs) => ({ pairs })),
+      fc.array(tie('node'), { maxLength: 3 }).map((items) => ({ items })),
+    ),
+  }))
+  const hasTwice = (n: Node): boolean =>
+    typeof n === 'number' ? false : 'items' in n ? n.items.some(hasTwice) : new Set(n.pairs.map(([k]) => k)).size < n.pairs.length || n.pairs.some(([, v]) => hasTwice(v))
+  const write = (n: Node, escape: boolean): string =>
+    typeof n === 'number'
+      ? String(n)
+      : 'items' in n
+        ? `[${n.items.map((v) => write(v, escape)).join(', ')}]`
+        : `{${n.pairs.map(([k, v]) => `${escape ? '"' + [...k].map((ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0')).join('') + '"' : JSON.stringify(k)} : ${write(v, escape)}`).join(',')}}`
+  fc.assert(
+    fc.property(node, fc.boolean(), (n, escape) => {
+      const text = write(n, escape)
+      JSON.parse(text) // the writer makes JSON
+      return (duplicateKey(text) !== undefined) === hasTwice(n)
+    }),
+    { numRuns: Math.ceil(2000 * SCALE), seed: 0xd0b1e },
+  )
 })

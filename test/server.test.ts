@@ -68,7 +68,7 @@ t.test('namespace CREATE on /mutate: label patch, then the namespace counts as c
   t.equal(podRes.response.allowed, true, 'workload right after the namespace is admitted')
 })
 
-t.test('namespace CREATE of a namespace that exists: no patch, and its workloads stay refused', async (t) => {
+t.test('namespace CREATE of a namespace that exists: no injection promised, and its workloads stay refused', async (t) => {
   const { app, view, lines } = await testServer({ logLevel: 'debug' })
   t.teardown(() => app.close())
   const pod = example('pod-create-team-b.json')
@@ -79,9 +79,9 @@ t.test('namespace CREATE of a namespace that exists: no patch, and its workloads
   review.request.userInfo = { username: 'mallory', groups: ['system:authenticated'] }
   const body = (await post(app, '/mutate', review)).json()
   t.equal(body.response.allowed, true, 'the apiserver refuses it with AlreadyExists; not ours to say')
-  t.notOk(body.response.patch, 'no patch')
+  t.ok(body.response.patch, 'labelled as any new namespace (the failed CREATE discards it)')
   t.equal(view.pendingInjection('team-b'), undefined, 'no injection promised')
-  t.match(lines.find((l) => l.uid === review.request.uid), { outcome: 'already-exists', decision: 'allow' })
+  t.match(lines.find((l) => l.uid === review.request.uid), { outcome: 'already-exists', decision: 'patch' })
   t.equal((await post(app, '/validate', pod)).json().response.allowed, false, 'the Pod is still refused')
 })
 

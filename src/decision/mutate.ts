@@ -62,16 +62,17 @@ export function decideMutation(req: AdmissionRequest, view: ClusterView, cfg: Gu
   if (!isNsCreate || !isRecord(req.object)) return { mode: cfg.mode, outcome: 'not-a-namespace-create' }
   const name = req.name || metaString(req.object, 'name') || ''
   const mode = newNamespaceMode(req.object, cfg)
-  // The apiserver calls mutating webhooks before it finds that the name is taken, so a CREATE of a namespace that
-  // exists (terminating or not) reaches us and then fails with AlreadyExists. Promising an injection for it would
-  // make the existing namespace count as covered for the grace period: anyone allowed to create namespaces could
-  // lift require-deny-all there at will. Such a request is let through untouched. (Were the view a moment behind a
-  // deletion, the new namespace is then brought to coverage by the reconciler when the watch reports it.)
-  if (name && view.namespace(name)) return { mode, outcome: 'already-exists' }
   if (name && isExemptNamespace(name, labelsOf(req.object), cfg)) return { mode, outcome: 'exempt' }
   if (mode === 'dry-run') return { mode, outcome: 'dry-run', ...(name ? { wouldInject: name } : {}) }
   // The contract gives the patch and the injection only for a request with dryRun false: a server-side dry run
   // (`kubectl create ns x --dry-run=server`) is answered without a patch, and nothing is scheduled.
   if (req.dryRun === true) return { mode, outcome: 'request-dry-run', ...(name ? { wouldInject: name } : {}) }
+  // The apiserver calls mutating webhooks before it finds that the name is taken, so a CREATE of a namespace that
+  // exists (terminating or not) reaches us and then fails with AlreadyExists. Promising an injection for it would
+  // make the existing namespace count as covered for the grace period: anyone allowed to create namespaces (or to
+  // reach /mutate) could lift require-deny-all there at will. It keeps its patch, which the failed CREATE discards:
+  // were the view a moment behind a deletion, the new namespace is labelled, so the label's grace covers it on every
+  // replica until the reconciler creates its deny-all.
+  if (name && view.namespace(name)) return { mode, outcome: 'already-exists', patch: injectionPatch(req.object) }
   return { mode, outcome: 'patched', patch: injectionPatch(req.object), ...(name ? { inject: name } : {}) }
 }

@@ -10,6 +10,8 @@ export function parseObjects(text: string, source: string): KubeObject[] {
   const out: KubeObject[] = []
   const json = parseJson(text)
   if (json) {
+    const twice = duplicateKey(text)
+    if (twice !== undefined) throw new ManifestError(`${source}: document 1: not valid JSON: key ${JSON.stringify(twice)} appears twice in one object`)
     flatten(json.value, `${source}: document 1`, out)
     return out
   }
@@ -49,6 +51,43 @@ function parseJson(text: string): { value: unknown } | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The first key written twice in one object of `text` (JSON that JSON.parse has taken, where the last one silently
+ * wins), or undefined: refused as the YAML path refuses it. One pass over the text, a set of keys per open object.
+ */
+export function duplicateKey(text: string): string | undefined {
+  const open: (Set<string> | null)[] = [] // one entry per open object (its keys) or array (null)
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      let end = i + 1
+      let escaped = false
+      for (; end < text.length; end++) {
+        const d = text.charCodeAt(end)
+        if (d === 0x5c) {
+          escaped = true
+          end++
+        } else if (d === 0x22) break
+      }
+      const keys = open[open.length - 1]
+      if (keys) {
+        let next = end + 1
+        while (next < text.length && /\s/.test(text[next]!)) next++
+        if (text.charCodeAt(next) === 0x3a) {
+          // A key: compared as JSON reads it ("\u0061" is "a").
+          const key = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end)
+          if (keys.has(key)) return key
+          keys.add(key)
+        }
+      }
+      i = end
+    } else if (c === 0x7b) open.push(new Set())
+    else if (c === 0x5b) open.push(null)
+    else if (c === 0x7d || c === 0x5d) open.pop()
+  }
+  return undefined
 }
 
 function flatten(value: unknown, where: string, out: KubeObject[]): void {

@@ -168,7 +168,7 @@ function limitConnections(app: FastifyInstance, opts: ServerOptions): void {
  * Two requests Node answers by itself unless the server listens for them, with an empty 417 (an Expect other than
  * 100-continue) or by closing the connection (CONNECT): they get the same one-line JSON refusal as the rest.
  */
-function answerWhatNodeWouldNot(app: FastifyInstance, refused: Refuse): void {
+function refuseExpectAndConnect(app: FastifyInstance, refused: Refuse): void {
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const body = JSON.stringify(refused(417, `Expect: ${oneLineHeader(req.headers.expect)} is not supported (only 100-continue)`, req.url))
     res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
@@ -176,7 +176,9 @@ function answerWhatNodeWouldNot(app: FastifyInstance, refused: Refuse): void {
   })
   app.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     const body = JSON.stringify(refused(405, 'CONNECT is not supported: admission endpoints are POST /validate and POST /mutate', req.url))
-    socket.end(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAllow: GET, HEAD, POST\r\nConnection: close\r\n\r\n${body}`)
+    // Node no longer times out a socket it has handed over for CONNECT, and end() alone would leave it half-open
+    // until the peer closes its side (never, for a hostile one), holding a connection slot: destroy it once written.
+    socket.end(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAllow: GET, HEAD, POST\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy())
   })
 }
 
@@ -226,7 +228,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   }) as unknown as FastifyInstance
 
   limitConnections(app, opts)
-  answerWhatNodeWouldNot(app, refused)
+  refuseExpectAndConnect(app, refused)
 
   // Only JSON is an AdmissionReview: anything else is a 415, not a schema error.
   app.removeContentTypeParser('text/plain')

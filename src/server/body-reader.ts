@@ -1,52 +1,58 @@
-// Reads a request body for the JSON parser: what Fastify's own reader does (the body limit, checked against the
-// Content-Length up front and against the bytes as they come; a body shorter or longer than its Content-Length is
-// refused), plus one bound of its own: the bytes of large bodies held at once, over all requests.
+// Reads a request body for the JSON parser, as Fastify's own reader does for the app's body limit (checked against
+// the Content-Length up front and against the bytes as they come; a body shorter or longer than its Content-Length
+// is refused), plus one bound of its own: the bytes of large bodies held at once, over all requests.
 //
 // Why the bound: a body is held in memory until it has arrived in full, and the body limit (6 MiB) allows a peer
 // that opens a few dozen connections and sends each a large body, slowly, to hold more than the pod's memory
-// limit (the request timeout ends each after 30 s; it can open them again). Small bodies, which every admission
-// review is (a few KiB), are always read: a peer holding large bodies cannot delay them. A large body that would
-// take the bytes held past the budget is refused with a 429 and Retry-After, as an overloaded apiserver answers.
+// limit (the request timeout ends each after 30 s; it can open them again). A body with a Content-Length (the
+// apiserver always sends one) takes its whole length from the budget when it starts, so a body once admitted is
+// never cut short by others; one without takes its bytes as they come. Bodies up to SMALL_BODY_BYTES, which every
+// review the apiserver sends is, are always admitted (at most --max-connections × 64 KiB of them). A larger body
+// that would take the budget past its limit is refused with a 429 and Retry-After, as an overloaded apiserver
+// answers; the refused body is still read, and dropped, so that the client gets the answer rather than a reset.
 import { errorCodes } from 'fastify'
 import { isUtf8 } from 'node:buffer'
 import type { Readable } from 'node:stream'
 
-/** Bodies up to this size are always read, whatever the budget: the reviews the apiserver sends are this small. */
+/** Bodies up to this size are always admitted, whatever the budget: the reviews the apiserver sends are this small. */
 export const SMALL_BODY_BYTES = 64 * 1024
 
 /** Bytes of bodies being received at once, beyond which a large body is refused (enough for two of the largest). */
 export const DEFAULT_BODY_BUDGET = 16 * 1024 * 1024
+
+const MiB = 1024 * 1024
 
 /** A large body that would take the bytes held past the budget. */
 export class BodyBudgetError extends Error {
   readonly statusCode = 429
   readonly code = 'NETPOL_GUARD_BODY_BUDGET'
   constructor(budget: number) {
-    super(`too many large request bodies at once: this replica holds at most ${budget / 1048576} MiB of them while they arrive; retry shortly`)
+    const size = budget % MiB === 0 ? `${budget / MiB} MiB` : `${Math.round(budget / 1024)} KiB`
+    super(`too many large request bodies at once: this replica holds at most ${size} of them while they arrive; retry shortly`)
   }
 }
 
 /** The bytes of request bodies held now, over all requests, against one budget. */
 export class BodyBudget {
-  private held = 0
+  private bytes = 0
 
   constructor(readonly limit: number = DEFAULT_BODY_BUDGET) {}
 
-  /** Bytes held now (for tests and diagnostics). */
-  get bytes(): number {
-    return this.held
+  /** Bytes held now. */
+  get held(): number {
+    return this.bytes
   }
 
   fits(bytes: number): boolean {
-    return this.held + bytes <= this.limit
+    return this.bytes + bytes <= this.limit
   }
 
   take(bytes: number): void {
-    this.held += bytes
+    this.bytes += bytes
   }
 
   give(bytes: number): void {
-    this.held -= bytes
+    this.bytes -= bytes
   }
 }
 
@@ -64,8 +70,14 @@ export function readBody(
   done: (err: Error | null, text?: string) => void,
 ): void {
   if (contentLength > bodyLimit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
-  // Announced large and it would not fit: refused before any of it is read.
-  if (contentLength > SMALL_BODY_BYTES && !budget.fits(contentLength)) return done(new BodyBudgetError(budget.limit))
+  const announced = !Number.isNaN(contentLength)
+  // Set once the body is refused for the budget: from then on it is read and dropped, and nothing is held for it.
+  let refusal: BodyBudgetError | undefined
+  let taken = 0
+  if (announced) {
+    if (contentLength > SMALL_BODY_BYTES && !budget.fits(contentLength)) refusal = new BodyBudgetError(budget.limit)
+    else budget.take((taken = contentLength))
+  }
   let received = 0
   let finished = false
   const chunks: Buffer[] = []
@@ -77,21 +89,32 @@ export function readBody(
     payload.removeListener('end', onEnd)
     payload.removeListener('error', onError)
     payload.removeListener('close', onClose)
-    budget.give(received)
+    budget.give(taken)
     done(err, text)
   }
 
   function onData(chunk: Buffer | string): void {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     received += bytes.length
-    budget.take(bytes.length)
     if (received > bodyLimit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
-    if (received > SMALL_BODY_BYTES && budget.bytes > budget.limit) return finish(new BodyBudgetError(budget.limit))
+    if (refusal) return
+    if (!announced) {
+      budget.take(bytes.length)
+      taken += bytes.length
+      if (received > SMALL_BODY_BYTES && budget.held > budget.limit) {
+        refusal = new BodyBudgetError(budget.limit)
+        budget.give(taken)
+        taken = 0
+        chunks.length = 0
+        return
+      }
+    }
     chunks.push(bytes)
   }
 
   function onEnd(): void {
-    if (!Number.isNaN(contentLength) && received !== contentLength) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
+    if (refusal) return finish(refusal)
+    if (announced && received !== contentLength) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
     // Decoded once, whole: a character split across two chunks stays whole.
     const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)
     const text = bytes.toString('utf8')

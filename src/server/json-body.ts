@@ -43,7 +43,7 @@ function mayHoldSuspectKey(body: string): boolean {
 export const DENSITY_CHECK_BYTES = 1024 * 1024
 
 /** In a body over DENSITY_CHECK_BYTES, one object or array per this many bytes at most. */
-export const MIN_BYTES_PER_CONTAINER = 12
+export const MIN_BYTES_PER_CONTAINER = 8
 
 /**
  * Why a large body is refused unparsed, or undefined. Parsing makes an object of every `{}` in the text: 6 MiB of
