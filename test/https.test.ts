@@ -242,6 +242,20 @@ t.test('a large body denser than any Kubernetes object is refused unparsed (413)
   const ok = await post(port, '/validate', big, ca.cert)
   t.equal(ok.status, 200)
   t.equal(JSON.parse(ok.body).response.allowed, true)
+  // The densest part of real objects: server-side apply's managedFields, here of three managers, for a Deployment
+  // with 3,000 environment variables, sent as an UPDATE (object and oldObject).
+  const env = Array.from({ length: 3000 }, (_, i) => ({ name: `VAR_${i}`, value: `value-${i}` }))
+  const envFields = Object.fromEntries(env.map((e) => [`k:{"name":"${e.name}"}`, { '.': {}, 'f:name': {}, 'f:value': {} }]))
+  const fieldsV1 = { 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:env': envFields, 'f:image': {}, 'f:name': {} } } } } } }
+  const managedFields = ['kubectl', 'helm', 'argocd'].map((manager) => ({ manager, operation: 'Apply', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1 }))
+  const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'big', namespace: 'team-a', managedFields }, spec: { template: { spec: { containers: [{ name: 'app', image: 'app:1', env }] } } } }
+  const pod = example('pod-create-team-a.json')
+  const update = { ...pod, request: { ...pod.request, kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, name: 'big', operation: 'UPDATE', object: deployment, oldObject: deployment } }
+  const managed = JSON.stringify(update)
+  t.ok(managed.length > 1024 * 1024, `the Deployment review is over 1 MiB (${managed.length})`)
+  const answered = await post(port, '/validate', managed, ca.cert)
+  t.equal(answered.status, 200)
+  t.equal(JSON.parse(answered.body).response.allowed, true)
 })
 
 t.test('a CONNECT is answered and its connection closed by the server, even if the peer never closes its side', async (t) => {

@@ -4,7 +4,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import secureJson from 'secure-json-parse'
 import { isDeepStrictEqual } from 'node:util'
-import { parseJsonBody } from '../src/server/json-body.js'
+import { DENSITY_CHECK_BYTES, MIN_BYTES_PER_CONTAINER, parseJsonBody, tooDense } from '../src/server/json-body.js'
 
 const FORBIDDEN = 'Object contains forbidden prototype property'
 
@@ -115,4 +115,21 @@ t.test('a body with a suspect key is parsed once: its objects are scanned, not r
   } finally {
     JSON.parse = parse
   }
+})
+
+t.test('tooDense: a body over 1 MiB with more than one object or array per 8 bytes', async (t) => {
+  // n containers padded to the given length with spaces inside a string.
+  const body = (containers: number, length: number): string => {
+    const core = `{"a":[${Array(containers - 2).fill('{}').join(',')}],"p":""}`
+    return core.slice(0, -2) + ' '.repeat(length - core.length) + '"}'
+  }
+  const length = DENSITY_CHECK_BYTES + 800
+  const most = Math.floor(length / MIN_BYTES_PER_CONTAINER)
+  t.equal(body(most, length).length, length)
+  t.equal(tooDense(body(most, length)), undefined, 'one per 8 bytes: parsed')
+  t.match(tooDense(body(most + 1, length)), new RegExp(`^request body is too dense to be a Kubernetes object: more than ${most} JSON objects and arrays in ${length} characters`))
+  const small = `[${Array(Math.floor(DENSITY_CHECK_BYTES / 3) - 1).fill('{}').join(',')}]`
+  t.ok(small.length <= DENSITY_CHECK_BYTES)
+  t.equal(tooDense(small), undefined, 'up to 1 MiB, not checked: ~21 MiB of objects at worst')
+  t.match(tooDense(`[${small}, 1]`), /too dense/, 'just over 1 MiB, checked')
 })
