@@ -52,8 +52,12 @@ export interface AuditReport {
     uncovered: number
     exempt: number
     terminating: number
+    /** Listed, whether or not they count against compliance (see `counted` on each). */
     allowAllPolicies: number
     clusterWidePolicies: number
+    /** Those that count against compliance. */
+    allowAllPoliciesCounted: number
+    clusterWidePoliciesCounted: number
   }
 }
 
@@ -139,6 +143,8 @@ export function buildAuditReport(input: AuditInput, config: GuardConfig): AuditR
       terminating: namespaces.filter((n) => n.terminating).length,
       allowAllPolicies: allowAll.length,
       clusterWidePolicies: clusterWidePolicies.length,
+      allowAllPoliciesCounted: allowAllCounted,
+      clusterWidePoliciesCounted: clusterWideCounted,
     },
   }
 }
@@ -180,9 +186,9 @@ export function formatAuditTable(r: AuditReport): string {
   const s = r.summary
   const problems: string[] = []
   if (s.uncovered) problems.push(`${s.uncovered} namespace${s.uncovered === 1 ? '' : 's'} without deny-all coverage`)
-  const allowAll = r.allowAll.filter((a) => a.counted).length
+  const allowAll = s.allowAllPoliciesCounted
   if (allowAll) problems.push(`${allowAll} allow-all polic${allowAll === 1 ? 'y' : 'ies'}`)
-  const clusterWide = r.clusterWidePolicies.filter((c) => c.counted).length
+  const clusterWide = s.clusterWidePoliciesCounted
   if (clusterWide) problems.push(`${clusterWide} cluster-wide polic${clusterWide === 1 ? 'y' : 'ies'}`)
   out.push(
     r.compliant

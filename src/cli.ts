@@ -59,8 +59,9 @@ const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
 /** Config from defaults, the --config file, then flags (flags win). */
 export function resolveConfig(values: { config?: string; mode?: string; namespace?: string }): GuardConfig {
-  const namespace = values.namespace ?? env('NAMESPACE') ?? defaultNamespace()
-  if (!NAMESPACE_NAME.test(namespace)) throw new UsageError(`--namespace must be a namespace name (lower-case letters, digits and '-', at most 63), not "${namespace}"`)
+  const [namespace, from] =
+    values.namespace !== undefined ? [values.namespace, '--namespace'] : env('NAMESPACE') !== undefined ? [env('NAMESPACE')!, 'NETPOL_GUARD_NAMESPACE'] : [defaultNamespace(), SA_NAMESPACE_FILE]
+  if (!NAMESPACE_NAME.test(namespace)) throw new UsageError(`${from} must be a namespace name (lower-case letters, digits and '-', at most 63), not "${namespace}"`)
   const base = defaultConfig({ namespace })
   const path = values.config ?? env('CONFIG')
   const cfg = path ? loadConfigFile(path, base) : base

@@ -68,8 +68,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** LOG_LEVEL, checked: pino would throw its own error (with a stack) for a level it does not know. */
 function logLevel(value: string | undefined): string {
   if (value === undefined || value === '') return 'info'
-  if (!LOG_LEVELS.includes(value)) throw new UsageError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${value}"`)
-  return value
+  const level = value.toLowerCase()
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${value}"`)
+  return level
 }
 
 let stdoutDestination: BatchedLogStream | undefined

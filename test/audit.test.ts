@@ -69,6 +69,7 @@ t.test('buildAuditReport: the namespace mode label wins either way; rules switch
   const covered = { ...input, namespaces: [ns('open')] }
   const off = buildAuditReport(covered, rulesOff)
   t.equal(off.compliant, true, 'what the guard does not refuse is not held against the cluster')
+  t.match(off.summary, { allowAllPolicies: 1, allowAllPoliciesCounted: 0, clusterWidePolicies: 1, clusterWidePoliciesCounted: 0 })
   t.same(off.allowAll.map((a) => a.counted), [false])
   t.same(off.clusterWidePolicies.map((c) => c.counted), [false])
   const text = formatAuditTable(off)

@@ -58,7 +58,7 @@ const text = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...NAMESPACE_NAMES, ...GUARD_LABELS, ...LABEL_VALUES, 'CREATE', 'Ingress', 'Egress', 'system:masters') },
   { weight: 3, arbitrary: fc.string({ maxLength: 20 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
-  { weight: 1, arbitrary: fc.constantFrom(' \n\t ', 'a\nb', '\u2028', '~/', '%00', '"quoted"', '\\') },
+  { weight: 1, arbitrary: fc.constantFrom(' \n\t ', 'a\nb', '\u2028', '\u0085', '\u001b[2J', '~/', '%00', '"quoted"', '\\') },
 )
 const huge = fc.constantFrom(1_000, 20_000, 200_000).chain((n) => fc.constantFrom('x', 'é', '\n', '🙂').map((c) => c.repeat(n)))
 const junk: fc.Arbitrary<unknown> = fc.oneof(
@@ -278,7 +278,7 @@ t.test('decideValidation and decideMutation never throw and are deterministic', 
       const b = decideValidation(ctx)
       if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error('decideValidation not deterministic')
       if (typeof a.allowed !== 'boolean' || !['enforce', 'dry-run'].includes(a.mode)) throw new Error('bad decision')
-      for (const f of a.findings) if (!f.message.startsWith(`[${f.rule}] `) || /[\n\r]/.test(f.message)) throw new Error(`bad finding ${JSON.stringify(f)}`)
+      for (const f of a.findings) if (!f.message.startsWith(`[${f.rule}] `) || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(f.message)) throw new Error(`bad finding ${JSON.stringify(f)}`)
       if (a.allowed !== (a.findings.length === 0 || a.mode === 'dry-run')) throw new Error('allowed does not follow findings and mode')
       const m = decideMutation(request, view, config)
       if (JSON.stringify(m) !== JSON.stringify(decideMutation(request, view, config))) throw new Error('decideMutation not deterministic')

@@ -69,6 +69,11 @@ t.test('LOG_LEVEL, --namespace and stray arguments are checked: one line, exit 2
     t.equal(r.code, 2, JSON.stringify(bad))
     t.match(r.stderr, `--namespace must be a namespace name`, JSON.stringify(bad))
   }
+  process.env.NETPOL_GUARD_NAMESPACE = 'Guard'
+  const fromEnv = await run(['serve'])
+  delete process.env.NETPOL_GUARD_NAMESPACE
+  t.equal(fromEnv.code, 2)
+  t.match(fromEnv.stderr, 'NETPOL_GUARD_NAMESPACE must be a namespace name', 'the message names where the value came from')
   for (const args of [['serve', 'extra'], ['vap', 'extra'], ['audit', 'team-a']]) {
     const r = await run(args)
     t.equal(r.code, 2, args.join(' '))

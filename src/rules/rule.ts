@@ -29,13 +29,14 @@ export function finding(rule: RuleId, text: string): Finding {
   return { rule, message: `[${rule}] ${text}` }
 }
 
-// Spaces are fine; line breaks and other vertical/tab white space would break the one-line message. Anchored and
-// negated: one loop over the text rather than a match attempt at every position (this runs on every refusal).
-const ONE_LINE = /^[^\n\r\t\v\f\u0085\u2028\u2029]*$/
+// Spaces are fine; line breaks, tabs and other control characters (C0, DEL, C1: a terminal's escape sequences too)
+// would break or disguise the one-line message. Anchored and negated: one loop over the text rather than a match
+// attempt at every position (this runs on every refusal).
+const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/
 
-/** Free text from a request, made safe for a one-line message. */
+/** Free text from a request, made safe for a one-line message: each run of white space or controls is one space. */
 export function oneLine(text: string): string {
-  return ONE_LINE.test(text) ? text : text.replace(/\s+/g, ' ').trim()
+  return ONE_LINE.test(text) ? text : text.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, ' ').trim()
 }
 
 /** The string if it has anything but white space in it: a blank kind, name or namespace would leave a hole in a message. */

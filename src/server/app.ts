@@ -246,11 +246,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       if (body!.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined)
       const dense = tooDense(body!)
       if (dense !== undefined) return done(Object.assign(new Error(dense), { statusCode: 413 }), undefined)
+      let review: unknown
       try {
-        done(null, parseJsonBody(body!))
+        review = parseJsonBody(body!)
       } catch (e) {
-        done(Object.assign(e as Error, { statusCode: 400 }), undefined)
+        return done(Object.assign(e as Error, { statusCode: 400 }), undefined)
       }
+      // Outside the try: what done() runs next (validation, the handler) must not be taken for a parse error.
+      done(null, review)
     })
   })
   app.setErrorHandler((err: FastifyError, req, reply) => {
