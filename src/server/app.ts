@@ -48,7 +48,7 @@ export interface ServerOptions {
   requestTimeoutMs?: number
   /** Open connections held at most (default DEFAULT_MAX_CONNECTIONS). */
   maxConnections?: number
-  /** Bytes of large request bodies held at once while they arrive (default: DEFAULT_BODY_BUDGET, see body-reader.ts). */
+  /** The budget of request bytes held at once while bodies arrive (default: DEFAULT_BODY_BUDGET, see body-reader.ts). */
   bodyBudget?: BodyBudget
   /** Set on shutdown: /readyz answers 503 from then on. */
   isShuttingDown?: () => boolean
