@@ -33,6 +33,27 @@ t.test('a body is read whole and decoded once: a character split across chunks s
   t.equal(r.calls(), 1, 'done called once (end, then close)')
 })
 
+t.test('a body sent in many small pieces is put together whole, announced or chunked', async (t) => {
+  // One byte at a time (TLS records and HTTP chunks may be that small): joined into one buffer, not kept as 40,000
+  // chunks of ~600 bytes of overhead each.
+  const text = JSON.stringify({ name: 'café-名前', pad: 'x'.repeat(40_000) })
+  const bytes = Buffer.from(text)
+  for (const contentLength of [bytes.length, NaN]) {
+    const budget = new BodyBudget()
+    const r = reading(contentLength, budget)
+    for (let i = 0; i < bytes.length; i++) r.stream.write(bytes.subarray(i, i + 1))
+    r.stream.end()
+    t.same(await r.result, { err: null, text }, Number.isNaN(contentLength) ? 'chunked' : 'announced')
+    t.equal(budget.held, 0)
+  }
+  // Uneven pieces across the growth of the buffer (chunked: doubled from 16 KiB).
+  const big = Buffer.from('y'.repeat(100_000))
+  const r = reading(NaN, new BodyBudget())
+  for (let at = 0; at < big.length; at += 7_777) r.stream.write(big.subarray(at, at + 7_777))
+  r.stream.end()
+  t.equal((await r.result).text, big.toString())
+})
+
 t.test('bytes that are not UTF-8 are refused; U+FFFD written in UTF-8 is text', async (t) => {
   const budget = new BodyBudget()
   const bad = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) // {"a":"\xff\xfe"}

@@ -80,7 +80,11 @@ export function readBody(
   }
   let received = 0
   let finished = false
-  const chunks: Buffer[] = []
+  // The body so far. Its first chunk is kept as it is (most bodies come in one); from the second on, the bytes are
+  // copied into one buffer rather than kept as a list of chunks: a chunk costs ~600 bytes of memory of its own, so
+  // a body sent a byte at a time (TLS records and HTTP chunks may be that small) would take 600 times its size.
+  let first: Buffer | undefined
+  let joined: Buffer | undefined
 
   const finish = (err: Error | null, text?: string): void => {
     if (finished) return
@@ -105,18 +109,36 @@ export function readBody(
         refusal = new BodyBudgetError(budget.limit)
         budget.give(taken)
         taken = 0
-        chunks.length = 0
+        first = joined = undefined
         return
       }
     }
-    chunks.push(bytes)
+    keep(bytes)
+  }
+
+  function keep(bytes: Buffer): void {
+    if (first === undefined && joined === undefined) {
+      first = bytes
+      return
+    }
+    const had = received - bytes.length
+    if (joined === undefined || joined.length < received) {
+      // Announced: the whole length at once. Chunked: doubled as it grows, up to the limit.
+      const size = announced ? contentLength : Math.min(bodyLimit, Math.max(2 * received, 16 * 1024))
+      const grown = Buffer.allocUnsafe(size)
+      if (joined) joined.copy(grown, 0, 0, had)
+      else first!.copy(grown, 0)
+      joined = grown
+      first = undefined
+    }
+    bytes.copy(joined, had)
   }
 
   function onEnd(): void {
     if (refusal) return finish(refusal)
     if (announced && received !== contentLength) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
     // Decoded once, whole: a character split across two chunks stays whole.
-    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)
+    const bytes = joined ? joined.subarray(0, received) : (first ?? Buffer.alloc(0))
     const text = bytes.toString('utf8')
     // Bytes that are not UTF-8 decode to U+FFFD: refused rather than judged as a name full of "�". The search costs
     // nothing for the usual ASCII body (V8 knows a one-byte string cannot hold U+FFFD); a body that holds one is
