@@ -29,7 +29,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 /**
  * Open connections one replica holds at most; more are closed on arrival (counted, logged). An idle TLS connection
  * costs ~37 KiB here, and until the request timeout closes it a peer can open them faster than they go: without a
- * bound, a few thousand exhaust the pod's 256 MiB. The apiserver needs one connection per admission request in
+ * bound, a few thousand exhaust the pod's 384 MiB. The apiserver needs one connection per admission request in
  * flight, far fewer than this.
  */
 export const DEFAULT_MAX_CONNECTIONS = 1000

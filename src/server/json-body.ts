@@ -51,7 +51,8 @@ export const MIN_BYTES_PER_CONTAINER = 8
  * and a second or more of blocked event loop. A Kubernetes object is far sparser: a Pod has one object per ~40
  * bytes, a NetworkPolicy listing ipBlocks one per ~18, and the densest part of any object, the server-side-apply
  * managedFields (`"f:name":{}`), one per 10-12. At one per 8 bytes, the densest body let through, 6 MiB of small
- * objects took the server to ~215 MB of RSS, within the Deployment's 256 MiB. Braces and brackets inside strings
+ * objects took the server to ~215 MB of RSS (other shapes at the limit, nested arrays, up to ~350 MB: within
+ * the Deployment's 384 MiB). Braces and brackets inside strings
  * are counted too, which only errs towards parsing less.
  */
 export function tooDense(text: string): string | undefined {
