@@ -45,21 +45,22 @@ function staticSetup(path: string, source: string, logger: Logger, config: Guard
 
 async function liveSetup(kubeconfigPath: string | undefined, config: GuardConfig, logger: Logger, metrics: AdmissionMetrics): Promise<ViewSetup> {
   const { startLive } = await import('./live/index.js')
-  const { loadKubeConfig } = await import('./live/kube.js')
-  // A kubeconfig that cannot be read is bad input, said in one line (startLive reads it again: it is small).
+  const { KubeconfigError } = await import('./live/kube.js')
+  let live: Awaited<ReturnType<typeof startLive>>
   try {
-    loadKubeConfig(kubeconfigPath)
+    live = await startLive({
+      ...(kubeconfigPath ? { kubeconfigPath } : {}),
+      // The pod name (downward API) identifies this replica in the leader Lease.
+      ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
+      config,
+      logger,
+      registry: metrics.registry,
+    })
   } catch (e) {
-    throw new StartupError(`cannot load kubeconfig${kubeconfigPath ? ` ${kubeconfigPath}` : ''}: ${(e as Error).message.split('\n')[0]}`)
+    // A kubeconfig that cannot be read is bad input, said in one line.
+    if (e instanceof KubeconfigError) throw new StartupError(`cannot load kubeconfig${kubeconfigPath ? ` ${kubeconfigPath}` : ''}: ${e.message}`)
+    throw e
   }
-  const live = await startLive({
-    ...(kubeconfigPath ? { kubeconfigPath } : {}),
-    // The pod name (downward API) identifies this replica in the leader Lease.
-    ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
-    config,
-    logger,
-    registry: metrics.registry,
-  })
   return { source: 'live', view: live.view, status: live.status, injector: live.injector, verifier: live.verifier, stop: () => live.stop() }
 }
 

@@ -25,6 +25,15 @@ async function startGuard(t: Test, api: FakeApiServer, config: GuardConfig): Pro
   return { guard, registry }
 }
 
+/** The fake API server, stopped when the test ends, holding the guard's own namespace. */
+async function startApi(t: Test): Promise<FakeApiServer> {
+  const api = new FakeApiServer()
+  await api.start()
+  t.teardown(() => api.stop())
+  api.createNamespace('netpol-guard')
+  return api
+}
+
 const writesTo = (api: FakeApiServer, ns: string): string[] =>
   api.requests.filter((r) => r.method !== 'GET' && r.path.includes(`/namespaces/${ns}/networkpolicies`)).map((r) => `${r.method} ${r.path}`)
 
@@ -34,10 +43,7 @@ async function gauge(registry: Registry, name: string): Promise<number> {
 }
 
 t.test('enforce: uncovered namespaces get deny-all, others are left alone', async (t) => {
-  const api = new FakeApiServer()
-  await api.start()
-  t.teardown(() => api.stop())
-  api.createNamespace('netpol-guard')
+  const api = await startApi(t)
   api.createNamespace('exempt-me', { 'netpol-guard.io/exempt': 'true' })
   api.createNamespace('ingress-only')
   api.createPolicy('ingress-only', { metadata: { name: 'web' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } })
@@ -77,10 +83,7 @@ t.test('enforce: uncovered namespaces get deny-all, others are left alone', asyn
 })
 
 t.test('global dry-run: reports everything, writes nothing', async (t) => {
-  const api = new FakeApiServer()
-  await api.start()
-  t.teardown(() => api.stop())
-  api.createNamespace('netpol-guard')
+  const api = await startApi(t)
   for (const n of ['a', 'b', 'c']) api.createNamespace(n)
   const { registry } = await startGuard(t, api, defaultConfig({ namespace: 'netpol-guard', mode: 'dry-run' }))
   t.ok(await waitFor(() => api.events().filter((e: any) => e.reason === 'NonCompliant').length === 4, 5000), 'a, b, c and default reported')
@@ -93,10 +96,7 @@ t.test('global dry-run: reports everything, writes nothing', async (t) => {
 
 t.test('global dry-run, one namespace labelled enforce: that one gets its deny-all, the others are only reported', async (t) => {
   // Admission refuses the labelled namespace's workloads (the label wins), so the reconciler must cover it.
-  const api = new FakeApiServer()
-  await api.start()
-  t.teardown(() => api.stop())
-  api.createNamespace('netpol-guard')
+  const api = await startApi(t)
   api.createNamespace('early', { 'netpol-guard.io/mode': 'enforce' })
   api.createNamespace('later')
   await startGuard(t, api, defaultConfig({ namespace: 'netpol-guard', mode: 'dry-run' }))

@@ -73,6 +73,7 @@ export function decideMutation(req: AdmissionRequest, view: ClusterView, cfg: Gu
   // reach /mutate) could lift require-deny-all there at will. It keeps its patch, which the failed CREATE discards:
   // were the view a moment behind a deletion, the new namespace is labelled, so the label's grace covers it on every
   // replica until the reconciler creates its deny-all.
-  if (name && view.namespace(name)) return { mode, outcome: 'already-exists', patch: injectionPatch(req.object) }
-  return { mode, outcome: 'patched', patch: injectionPatch(req.object), ...(name ? { inject: name } : {}) }
+  const patch = injectionPatch(req.object)
+  if (name && view.namespace(name)) return { mode, outcome: 'already-exists', patch }
+  return { mode, outcome: 'patched', patch, ...(name ? { inject: name } : {}) }
 }

@@ -29,7 +29,18 @@ export interface KubeClients {
 }
 
 /** kubeconfigPath if given; else the in-cluster config inside a pod; else the default (KUBECONFIG, ~/.kube/config). */
+/** A kubeconfig that cannot be read or used: bad input, reported in one line by the commands. */
+export class KubeconfigError extends Error {}
+
 export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
+  try {
+    return readKubeConfig(kubeconfigPath)
+  } catch (e) {
+    throw new KubeconfigError((e as Error).message.split('\n')[0])
+  }
+}
+
+function readKubeConfig(kubeconfigPath?: string): KubeConfig {
   const kc = new KubeConfig()
   // A KUBECONFIG-style list (a:b) is merged the way kubectl does it.
   if (kubeconfigPath && kubeconfigPath.includes(delimiter) && !existsSync(kubeconfigPath)) {

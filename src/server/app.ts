@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { AdmissionHandler } from '../admission/handler.js'
 import { admissionReviewResponseSchema, admissionReviewSchema, encodeReviewResponse, type AdmissionReview, type AdmissionReviewResponse } from '../admission/review.js'
+import { oneLine } from '../rules/rule.js'
 import type { ViewStatus } from '../view/effects.js'
 import { BodyBudget, readBody } from './body-reader.js'
 import { parseJsonBody, tooDense } from './json-body.js'
@@ -170,7 +171,7 @@ function limitConnections(app: FastifyInstance, opts: ServerOptions): void {
  */
 function refuseExpectAndConnect(app: FastifyInstance, refused: Refuse): void {
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    const body = JSON.stringify(refused(417, `Expect: ${oneLineHeader(req.headers.expect)} is not supported (only 100-continue)`, req.url))
+    const body = JSON.stringify(refused(417, `Expect: ${oneLine(req.headers.expect ?? '').slice(0, 100)} is not supported (only 100-continue)`, req.url))
     res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
     res.end(body)
   })
@@ -180,10 +181,6 @@ function refuseExpectAndConnect(app: FastifyInstance, refused: Refuse): void {
     // until the peer closes its side (never, for a hostile one), holding a connection slot: destroy it once written.
     socket.end(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAllow: GET, HEAD, POST\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy())
   })
-}
-
-function oneLineHeader(value: string | undefined): string {
-  return (value ?? '').replace(/\s+/g, ' ').slice(0, 100)
 }
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
