@@ -53,6 +53,15 @@ export interface FakeApiServerOptions {
   customResources?: Omit<ResourceDef, 'namespaced'>[]
 }
 
+/** A request as intercept() sees it. */
+export interface InterceptedRequest {
+  method: string
+  path: string
+  query: URLSearchParams
+  body: string
+  watch: boolean
+}
+
 export interface RequestRecord {
   method: string
   path: string
@@ -126,6 +135,13 @@ export class FakeApiServer {
   /** Store keys of each resource in key order, for chunked lists; dropped whenever a key is added or removed. */
   private readonly sortedKeys = new Map<string, string[]>()
   private trackers: Tracker[] = []
+  /**
+   * Fault injection for what the other faults cannot express (a misbehaving server): sees every request (after its
+   * body, before delays and faults) and returns true when it has answered it itself.
+   */
+  intercept: ((req: InterceptedRequest, res: ServerResponse, api: FakeApiServer) => boolean | Promise<boolean>) | undefined
+  /** The next N watch events sent are written as half a JSON line (a corrupted stream), and not sent again. */
+  corruptNextEvents = 0
   private server: Server | undefined
   private portNumber = 0
   private readonly opts: Required<Omit<FakeApiServerOptions, 'customResources'>>
@@ -440,6 +456,13 @@ export class FakeApiServer {
       res.end(JSON.stringify(body))
     }
     const body = await readBody(req)
+    if (this.intercept) {
+      const wq = url.searchParams.get('watch')
+      if (await this.intercept({ method, path: url.pathname, query: url.searchParams, body, watch: wq === 'true' || wq === '1' }, res, this)) {
+        record.status = res.statusCode
+        return
+      }
+    }
     const delay = this.delays.find((d) => this.matches(d.path, url.pathname + url.search))
     if (delay) await new Promise((r) => setTimeout(r, delay.ms))
     const fault = this.faults.find((f) => f.remaining > 0 && this.matches(f.path, url.pathname + url.search) && (!f.method || f.method === method))
@@ -649,7 +672,15 @@ export class FakeApiServer {
       key,
       namespace,
       res,
-      send: (ev) => write(ev.type, ev.object),
+      send: (ev) => {
+        if (this.corruptNextEvents > 0) {
+          this.corruptNextEvents--
+          const line = JSON.stringify({ type: ev.type, object: ev.object })
+          if (!res.destroyed && !res.writableEnded) res.write(line.slice(0, Math.floor(line.length / 2)) + '\n')
+          return
+        }
+        write(ev.type, ev.object)
+      },
       close: () => {
         this.watchers.delete(watcher)
         for (const t of timers) clearTimeout(t)

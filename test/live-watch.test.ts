@@ -96,3 +96,90 @@ t.test('stale view turns unready; an idle healthy cluster does not', async (t) =
   await api.start()
   t.ok(await waitFor(() => guard.status.ready(), 5000), 'ready again')
 })
+
+// A misbehaving API server (found by an adversarial probe of live mode).
+
+t.test('a watch line that is not JSON: the watch resumes before it, and the event is not lost', async (t) => {
+  const { api, guard } = await setup(t)
+  t.ok(await waitFor(() => api.watchCount('/namespaces') === 1, 3000))
+  const listsBefore = lists(api, '/api/v1/namespaces')
+  api.corruptNextEvents = 1
+  api.createNamespace('lost') // its ADDED goes out as half a line
+  api.createNamespace('after-lost') // a good event that would carry the resourceVersion past 'lost'
+  t.ok(await waitFor(() => guard.view.namespace('lost') !== undefined && guard.view.namespace('after-lost') !== undefined, 5000), 'both namespaces reach the view')
+  t.equal(lists(api, '/api/v1/namespaces'), listsBefore, 'by resuming the watch, without a relist')
+})
+
+t.test('a watch ERROR other than 410 relists, backed off, and the view converges', async (t) => {
+  const { api, guard } = await setup(t)
+  // Every watch of namespaces is refused as an apiserver behind etcd (restored from a backup) refuses it.
+  const tooLarge = { type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 504, reason: 'Timeout', message: 'Too large resource version' } }
+  api.intercept = (req, res) => {
+    if (!req.watch || req.path !== '/api/v1/namespaces') return false
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(JSON.stringify(tooLarge) + '\n')
+    return true
+  }
+  const listsBefore = lists(api, '/api/v1/namespaces')
+  api.dropWatches()
+  api.createNamespace('seen-by-a-relist')
+  t.ok(await waitFor(() => guard.view.namespace('seen-by-a-relist') !== undefined, 5000), 'a relist brings the new namespace in')
+  await new Promise((r) => setTimeout(r, 1500))
+  const relists = lists(api, '/api/v1/namespaces') - listsBefore
+  // backoff 50 ms doubling to 300 ms (the setup's tuning): at most ~8 in 1.5 s, not hundreds
+  t.ok(relists >= 2 && relists <= 12, `relisted, backed off (${relists} lists)`)
+  api.intercept = undefined
+  api.dropWatches()
+  api.createNamespace('watched-again')
+  t.ok(await waitFor(() => guard.view.namespace('watched-again') !== undefined, 5000), 'watching again once the server accepts')
+})
+
+t.test('watches that are accepted but never speak: the view turns stale, and ready again when they do', async (t) => {
+  const { api, guard } = await setup(t, {}, MIN_STALE_AFTER_SECONDS)
+  const held: import('node:http').ServerResponse[] = []
+  t.teardown(() => held.forEach((r) => r.destroy()))
+  api.intercept = (req, res) => {
+    if (!req.watch) return false
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })
+    res.flushHeaders()
+    held.push(res)
+    return true
+  }
+  api.dropWatches()
+  t.ok(await waitFor(() => !guard.status.ready(), 8000), 'unready: an open watch is not proof that the view is current')
+  t.match(guard.status.reason?.(), /stale/)
+  api.intercept = undefined
+  held.forEach((r) => r.destroy())
+  t.ok(await waitFor(() => guard.status.ready(), 8000), 'ready again')
+})
+
+t.test('reconnects that make no progress are backed off', async (t) => {
+  const { api } = await setup(t)
+  const watches = () => api.requests.filter((r) => r.path === '/api/v1/namespaces' && /watch=/.test(r.query)).length
+  // 410 on every watch: each relist is followed by a watch that expires at once.
+  api.intercept = (req, res) => {
+    if (!req.watch || req.path !== '/api/v1/namespaces') return false
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } }) + '\n')
+    return true
+  }
+  let before = lists(api, '/api/v1/namespaces')
+  api.dropWatches()
+  await new Promise((r) => setTimeout(r, 1500))
+  const relists = lists(api, '/api/v1/namespaces') - before
+  t.ok(relists >= 2 && relists <= 12, `relists after 410s without progress are backed off (${relists} in 1.5 s)`)
+  // One event that does not move the resourceVersion, then a clean close, on every watch.
+  api.intercept = (req, res, a) => {
+    if (!req.watch || req.path !== '/api/v1/namespaces') return false
+    const o = a.get('', 'namespaces', undefined, 'default')!
+    o.metadata.resourceVersion = req.query.get('resourceVersion') ?? o.metadata.resourceVersion
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(JSON.stringify({ type: 'MODIFIED', object: o }) + '\n')
+    return true
+  }
+  await new Promise((r) => setTimeout(r, 500))
+  before = watches()
+  await new Promise((r) => setTimeout(r, 1500))
+  const reconnects = watches() - before
+  t.ok(reconnects >= 2 && reconnects <= 12, `watches that close without progress are backed off (${reconnects} in 1.5 s)`)
+})

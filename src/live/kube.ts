@@ -10,13 +10,13 @@ import {
   ApisApi,
   KubeConfig,
   NetworkingV1Api,
-  Watch,
   Observable,
   type ConfigurationOptions,
   type ObservableMiddleware,
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node'
+import { KubeWatch, type Watcher } from './kube-watch.js'
 
 export interface KubeClients {
   kc: KubeConfig
@@ -25,7 +25,7 @@ export interface KubeClients {
   coordination: CoordinationV1Api
   customObjects: CustomObjectsApi
   apis: ApisApi
-  watch: Watch
+  watch: Watcher
 }
 
 /** kubeconfigPath if given; else the in-cluster config inside a pod; else the default (KUBECONFIG, ~/.kube/config). */
@@ -67,7 +67,7 @@ export function makeClients(kc: KubeConfig): KubeClients {
     coordination: kc.makeApiClient(CoordinationV1Api),
     customObjects: kc.makeApiClient(CustomObjectsApi),
     apis: kc.makeApiClient(ApisApi),
-    watch: new Watch(kc),
+    watch: new KubeWatch(kc),
   }
 }
 
@@ -109,6 +109,15 @@ export function statusCode(err: unknown): number | undefined {
   if (typeof e.code === 'number') return e.code
   if (typeof e.statusCode === 'number') return e.statusCode
   return undefined
+}
+
+/** The wait a 429 or 503 asked for (Retry-After in seconds, capped at 10 minutes), in ms; undefined without one. */
+export function retryAfterMs(err: unknown): number | undefined {
+  const headers = (err as { headers?: unknown } | null)?.headers
+  if (typeof headers !== 'object' || headers === null) return undefined
+  const value = (headers as Record<string, unknown>)['retry-after']
+  if (typeof value !== 'string' || !/^\s*\d+\s*$/.test(value)) return undefined
+  return Math.min(Number(value), 600) * 1000
 }
 
 /** A one-line description of an API error: the Status message when there is one. */

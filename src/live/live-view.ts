@@ -3,9 +3,7 @@
 // Ready once both initial lists are in; unready again when either watch has been silent past staleAfterSeconds.
 // The lists are chunked and read raw (wire JSON, not client-node's model objects: no Date conversion, no
 // `from` → `_from` renaming, a fraction of the CPU and memory); each page is reduced to summaries at once.
-import { request as httpRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
-import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node'
+import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { GuardConfig } from '../config.js'
 import { isRecord, type KubeObject, type Namespace, type NetworkPolicy } from '../k8s/types.js'
@@ -14,6 +12,7 @@ import type { NamespaceInfo } from '../view/cluster-view.js'
 import { MemoryView, namespaceInfo } from '../view/memory-view.js'
 import type { ViewStatus } from '../view/effects.js'
 import { TimeoutError, type KubeClients } from './kube.js'
+import { apiError, kubeGet, MAX_RESPONSE_CHARS, readText, type OpenRequest } from './kube-http.js'
 import type { LiveMetrics } from './metrics.js'
 import { Reflector, type ListPage, type ListRequest, type WatchEventType } from './reflector.js'
 
@@ -28,12 +27,12 @@ export interface LiveViewTuning {
 }
 
 /**
- * One chunk of a cluster-wide list, read raw: GET path?limit=&continue= with the kubeconfig's credentials, TLS
- * settings and proxy (client-node's own agent and headers), over node:http(s). The body is decoded chunk by chunk
- * into JS strings: no page-sized native buffer is allocated (large malloc'd buffers are what glibc is slowest to
- * give back, and RSS would keep the high-water mark of the sync). The page's items are mapped by `map` (dropped
- * when it returns undefined) before the next page is asked for. Errors are ApiException (code = HTTP status,
- * body = the Status text), TimeoutError, or the network error.
+ * One chunk of a cluster-wide list, read raw: GET path?limit=&continue= (kube-http.ts). The body is decoded chunk
+ * by chunk into JS strings: no page-sized native buffer is allocated (large malloc'd buffers are what glibc is
+ * slowest to give back, and RSS would keep the high-water mark of the sync), and a page over MAX_RESPONSE_CHARS is
+ * not read (ResponseTooLargeError). The page's items are mapped by `map` (dropped when it returns undefined) before
+ * the next page is asked for. Errors are ApiException (code = HTTP status, body = the Status text), TimeoutError,
+ * ResponseTooLargeError, or the network error.
  */
 export async function listChunk<T>(
   kc: KubeConfig,
@@ -42,40 +41,29 @@ export async function listChunk<T>(
   timeoutMs: number,
   map: (o: KubeObject) => T | undefined,
 ): Promise<ListPage<T>> {
-  const server = kc.getCurrentCluster()?.server
-  if (!server) throw new Error('kubeconfig has no current cluster')
-  const ctx = new RequestContext(server.replace(/\/+$/, '') + path, HttpMethod.GET)
-  if (req.limit !== undefined) ctx.setQueryParam('limit', String(req.limit))
-  if (req.continue !== undefined) ctx.setQueryParam('continue', req.continue)
-  ctx.setHeaderParam('Accept', 'application/json')
-  await kc.applySecurityAuthentication(ctx)
-  const url = new URL(ctx.getUrl())
-  const { code, headers, text } = await new Promise<{ code: number; headers: Record<string, string>; text: string }>((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-    const r = send(url, { method: 'GET', headers: ctx.getHeaders(), agent: ctx.getAgent() }, (res) => {
-      res.setEncoding('utf8')
-      const parts: string[] = []
-      res.on('data', (s: string) => parts.push(s))
-      res.on('end', () => {
-        clearTimeout(timer)
-        const h: Record<string, string> = {}
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v
-        resolve({ code: res.statusCode ?? 0, headers: h, text: parts.join('') })
-      })
-      res.on('error', fail)
-    })
-    const timer = setTimeout(() => {
-      r.destroy()
+  let open: OpenRequest | undefined
+  let timedOut = false
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true
+      open?.abort()
       reject(new TimeoutError(timeoutMs))
     }, timeoutMs)
-    function fail(e: Error): void {
-      clearTimeout(timer)
-      reject(e)
-    }
-    r.on('error', fail)
-    r.end()
   })
-  if (code !== 200) throw new ApiException<string>(code, `HTTP ${code} listing ${path}`, text, headers)
+  const read = async (): Promise<string> => {
+    open = await kubeGet(kc, path, { limit: req.limit, continue: req.continue })
+    // The answer came after the deadline: nobody reads it.
+    if (timedOut) open.abort()
+    if (open.response.statusCode !== 200) throw await apiError(open, `listing ${path}`)
+    return readText(open, MAX_RESPONSE_CHARS, `a page of ${path}`)
+  }
+  let text: string
+  try {
+    text = await Promise.race([read(), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
   const body = JSON.parse(text) as { metadata?: { resourceVersion?: unknown; continue?: unknown }; items?: unknown }
   const items: T[] = []
   if (Array.isArray(body.items))

@@ -1,17 +1,21 @@
-// A list+watch loop for one resource, over client-node's Watch class (its informer stops for good after an
-// error; this loop does not): list, then watch from the list's resourceVersion, resume from the last seen
-// resourceVersion after a drop or a server-side timeout, relist on 410 Gone, back off (capped, with jitter)
-// after errors. Every successful list page, watch event, bookmark or established watch counts as activity, which
-// the view's staleness check reads.
+// A list+watch loop for one resource (client-node's informer stops for good after an error; this loop does not):
+// list, then watch from the list's resourceVersion, resume from the last seen resourceVersion after a drop or a
+// server-side timeout, relist on 410 Gone and on any other ERROR event (as client-go does: resuming from where
+// the server refused, e.g. "too large resource version", would be refused again), back off (capped, with jitter)
+// after errors and after watches that make no progress.
+// Activity, which the view's staleness check reads, is what shows that the view is current: a list page, a watch
+// event or bookmark, or a watch the server ended cleanly (it had nothing more to send). An open watch that says
+// nothing is not: a server can accept watches and never send on them, and the view would look fresh for ever.
 // Lists are chunked (limit + continue, as client-go's pager does): a large cluster never arrives as one response,
 // and each page can be boiled down to what the view keeps (list() maps raw objects to T) before the next one is
 // fetched, so peak memory is one page, not the whole list. The pages are collected and swapped in at once, with
 // the resourceVersion of the last page; a continue token that expired (410) restarts the list from the top.
-import type { Watch } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { KubeObject } from '../k8s/types.js'
 import { Backoff, sleep } from './backoff.js'
-import { describeError, statusCode } from './kube.js'
+import { ResponseTooLargeError } from './kube-http.js'
+import type { Watcher } from './kube-watch.js'
+import { describeError, retryAfterMs, statusCode } from './kube.js'
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
 
@@ -38,7 +42,7 @@ export interface ReflectorOptions<T = KubeObject> {
   resource: string
   /** Cluster-wide watch path, e.g. /api/v1/namespaces. */
   watchPath: string
-  watch: Watch
+  watch: Watcher
   /**
    * One page of the list (metadata.resourceVersion, metadata.continue), its items already mapped to what the
    * consumer keeps. A list function that ignores the request and returns no continue token is a single-page list.
@@ -60,9 +64,10 @@ export interface ReflectorOptions<T = KubeObject> {
 
 interface WatchOutcome {
   resourceVersion: string
-  expired: boolean
+  /** Only a fresh list gets back: the resourceVersion expired (410), or the server sent another ERROR event. */
+  relist?: 'expired' | 'error event'
+  /** Why the watch ended, unless the server closed it cleanly (or it expired). */
   error?: unknown
-  events: number
 }
 
 export class Reflector<T = KubeObject> {
@@ -84,7 +89,7 @@ export class Reflector<T = KubeObject> {
     return this.synced
   }
 
-  /** ms timestamp of the last successful list, watch event/bookmark or established watch. */
+  /** ms timestamp of the last list page, watch event or bookmark, or watch the server closed cleanly. */
   lastActivityAt(): number {
     return this.lastActivity
   }
@@ -112,7 +117,7 @@ export class Reflector<T = KubeObject> {
           rv = await this.relist()
           if (rv === undefined) return
         } catch (e) {
-          const delay = this.backoff.next()
+          const delay = this.retryDelay(e)
           log.warn({ resource: this.opts.resource, err: describeError(e), retryInMs: delay }, 'list failed')
           await sleep(delay, this.abort.signal)
           continue
@@ -121,24 +126,37 @@ export class Reflector<T = KubeObject> {
       const started = this.clock()
       const out = await this.watchOnce(rv)
       if (this.abort.signal.aborted) return
+      const progressed = out.resourceVersion !== rv
       rv = out.resourceVersion
       this.opts.onRestart?.()
-      if (out.expired) {
-        // Our resourceVersion was compacted away: the only way back is a fresh list.
-        log.info({ resource: this.opts.resource }, 'watch expired (410 Gone); relisting')
+      // A watch that moved the resourceVersion, or that the server held open for a while and closed cleanly (its
+      // timeout), shows a working connection. Events that do not move it do not: a server could send one and close,
+      // again and again.
+      const heldFor = this.clock() - started
+      const healthy = progressed || (out.error === undefined && out.relist === undefined && heldFor >= Math.min(1000, this.watchTimeoutSeconds() * 500))
+      if (healthy) this.backoff.reset()
+      if (out.relist !== undefined) {
+        if (out.relist === 'expired') log.info({ resource: this.opts.resource }, 'watch expired (410 Gone); relisting')
+        else log.warn({ resource: this.opts.resource, err: describeError(out.error) }, 'watch ERROR event; relisting')
         rv = undefined
+        // At once after a watch that made progress (our resourceVersion was compacted away while we watched, the
+        // usual case); backed off otherwise, or a server that refuses every watch would be relisted back to back.
+        if (!progressed) await sleep(this.retryDelay(out.error), this.abort.signal)
         continue
       }
-      const healthy = out.error === undefined && (out.events > 0 || this.clock() - started >= 1000)
-      if (healthy) {
-        this.backoff.reset()
+      if (healthy && out.error === undefined) {
         log.debug({ resource: this.opts.resource, resourceVersion: rv }, 'watch closed; resuming')
         continue
       }
-      const delay = this.backoff.next()
-      log.warn({ resource: this.opts.resource, err: out.error === undefined ? 'closed immediately' : describeError(out.error), retryInMs: delay }, 'watch failed; reconnecting')
+      const delay = this.retryDelay(out.error)
+      log.warn({ resource: this.opts.resource, err: out.error === undefined ? 'closed without progress' : describeError(out.error), retryInMs: delay }, 'watch failed; reconnecting')
       await sleep(delay, this.abort.signal)
     }
+  }
+
+  /** The next backoff delay, or longer when the server asked for it (Retry-After, as client-go honours it). */
+  private retryDelay(err: unknown): number {
+    return Math.max(this.backoff.next(), retryAfterMs(err) ?? 0)
   }
 
   /**
@@ -167,8 +185,8 @@ export class Reflector<T = KubeObject> {
   /** Every page of a list; undefined when stopped meanwhile. */
   private async listAll(): Promise<{ items: T[]; resourceVersion: string; pages: number } | undefined> {
     const size = this.opts.pageSize ?? DEFAULT_PAGE_SIZE
-    const limit = size > 0 ? size : undefined
-    const items: T[] = []
+    let limit = size > 0 ? size : undefined
+    let items: T[] = []
     let token: string | undefined
     let resourceVersion = ''
     let pages = 0
@@ -177,6 +195,16 @@ export class Reflector<T = KubeObject> {
       try {
         page = await this.opts.list({ limit, continue: token })
       } catch (e) {
+        // A page too large to read (objects far larger than usual): the list again from the top, in pages half the
+        // size, down to one object a page.
+        if (e instanceof ResponseTooLargeError && limit !== undefined && limit > 1) {
+          limit = Math.ceil(limit / 2)
+          this.opts.logger.warn({ resource: this.opts.resource, err: e.message, pageSize: limit }, 'list page too large; listing again in smaller pages')
+          items = []
+          token = undefined
+          pages = 0
+          continue
+        }
         // 410 on a continuation: the snapshot behind the token was compacted; only a fresh list is consistent.
         if (token !== undefined && statusCode(e) === 410)
           this.opts.logger.info({ resource: this.opts.resource, pages }, 'list continuation expired (410 Gone); restarting the list')
@@ -192,16 +220,19 @@ export class Reflector<T = KubeObject> {
     return { items, resourceVersion, pages }
   }
 
+  private watchTimeoutSeconds(): number {
+    return this.opts.watchTimeoutSeconds ?? 300
+  }
+
   private watchOnce(rv: string): Promise<WatchOutcome> {
-    const timeoutS = this.opts.watchTimeoutSeconds ?? 300
+    const timeoutS = this.watchTimeoutSeconds()
     // A connection that says nothing for this long is presumed dead (half-open TCP, stuck proxy).
     const idleLimitMs = timeoutS * 1000 + Math.max(5000, timeoutS * 500)
     return new Promise((resolve) => {
       let lastRv = rv
-      let events = 0
-      let expired = false
+      let relist: WatchOutcome['relist']
       let finished = false
-      let controller: AbortController | undefined
+      let controller: { abort(): void } | undefined
       let lastHeard = this.clock()
       const finish = (error?: unknown): void => {
         if (finished) return
@@ -209,7 +240,7 @@ export class Reflector<T = KubeObject> {
         clearInterval(watchdog)
         this.abortWatch = undefined
         controller?.abort()
-        resolve({ resourceVersion: lastRv, expired, error: error ?? undefined, events })
+        resolve({ resourceVersion: lastRv, ...(relist ? { relist } : {}), ...(error !== undefined && error !== null ? { error } : {}) })
       }
       const watchdog = setInterval(() => {
         if (this.clock() - lastHeard > idleLimitMs) finish(new Error(`watch silent for ${idleLimitMs} ms`))
@@ -219,13 +250,15 @@ export class Reflector<T = KubeObject> {
       const onEvent = (type: string, obj: unknown): void => {
         if (finished) return
         lastHeard = this.clock()
-        this.touch()
         const o = (obj ?? {}) as KubeObject & { code?: number }
         if (type === 'ERROR') {
-          if (o.code === 410) expired = true
-          finish(expired ? undefined : new Error(`watch ERROR event: ${String((o as { message?: unknown }).message ?? JSON.stringify(o))}`))
+          // Not activity: the server is there, but the view is not being kept current.
+          if (o.code === 410) relist = 'expired'
+          else relist = 'error event'
+          finish(relist === 'expired' ? undefined : Object.assign(new Error(`watch ERROR event: ${String((o as { message?: unknown }).message ?? JSON.stringify(o))}`), { code: o.code }))
           return
         }
+        this.touch()
         const objRv = o.metadata?.resourceVersion
         if (type === 'BOOKMARK') {
           if (objRv) lastRv = objRv
@@ -237,12 +270,14 @@ export class Reflector<T = KubeObject> {
         } catch (e) {
           this.opts.logger.error({ resource: this.opts.resource, err: (e as Error).message }, 'applying a watch event failed')
         }
-        events++
         if (objRv) lastRv = objRv
       }
       const onDone = (err: unknown): void => {
-        if (statusCode(err) === 410) expired = true
-        finish(expired ? undefined : err ?? undefined)
+        if (finished) return
+        if (statusCode(err) === 410) relist = 'expired'
+        // Closed cleanly by the server: it has sent all it had, so the view was current when it closed.
+        else if (err === null || err === undefined) this.touch()
+        finish(relist === 'expired' ? undefined : err)
       }
       this.opts.watch
         .watch(this.opts.watchPath, { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: timeoutS }, onEvent, onDone)
@@ -250,10 +285,7 @@ export class Reflector<T = KubeObject> {
           (c) => {
             controller = c
             if (finished) c.abort()
-            else {
-              lastHeard = this.clock()
-              this.touch() // the watch is established: the API server is there and answering
-            }
+            else lastHeard = this.clock()
           },
           (e) => finish(e),
         )
