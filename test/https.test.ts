@@ -258,6 +258,33 @@ t.test('a large body denser than any Kubernetes object is refused unparsed (413)
   t.equal(JSON.parse(answered.body).response.allowed, true)
 })
 
+t.test('a large body that parses into far more memory than its size is refused (413), and the server stays up', async (t) => {
+  const { ca, port, lines } = await listening(t)
+  const review = example('pod-create-team-a.json')
+  const withItems = (items: string) => JSON.stringify({ ...review, request: { ...review.request, object: { ...review.request.object, spec: { items: [] } } } }).replace('"items":[]', `"items":[${items}]`)
+  // 5 MiB of {"34":0}: one object per 9 bytes passes the density check, but V8 gives each a backing store for the
+  // indexes 0–34, ~300 bytes: parsed in the server, more than the Deployment's 192 MiB heap (the process aborted).
+  const costly = withItems(Array(600_000).fill('{"34":0}').join(','))
+  t.ok(costly.length > 5 * 1024 * 1024)
+  const heapBefore = process.memoryUsage().heapUsed
+  const res = await post(port, '/validate', costly, ca.cert)
+  t.equal(res.status, 413)
+  t.match(JSON.parse(res.body), { statusCode: 413, error: /^request body takes more than 48 MiB of memory to parse, far more than a Kubernetes object of its size: not parsed$/ })
+  t.ok(process.memoryUsage().heapUsed - heapBefore < 100 * 1024 * 1024, 'not parsed by the server itself')
+  t.match(lines.find((l) => l.statusCode === 413), { msg: 'bad request', url: '/validate' })
+  // Large bodies that are JSON errors, or start with a byte order mark, are answered as small ones are.
+  const padded = withItems(Array(60_000).fill('"padding-padding"').join(','))
+  t.ok(padded.length > 1024 * 1024)
+  const truncated = await post(port, '/validate', padded.slice(0, -10), ca.cert)
+  t.equal(truncated.status, 400)
+  t.match(JSON.parse(truncated.body).error, /^body is not valid JSON: /)
+  const bom = await post(port, '/validate', '\ufeff' + padded, ca.cert)
+  t.equal(bom.status, 200)
+  t.equal(JSON.parse(bom.body).response.allowed, true)
+  const small = await post(port, '/validate', JSON.stringify(review), ca.cert)
+  t.equal(JSON.parse(small.body).response.allowed, true, 'still serving')
+})
+
 t.test('a CONNECT is answered and its connection closed by the server, even if the peer never closes its side', async (t) => {
   const { port, app } = await listening(t)
   const serverSide: Socket[] = []

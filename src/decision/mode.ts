@@ -1,7 +1,7 @@
 // Which mode applies to a request: the global mode, overridden per namespace by the
 // netpol-guard.io/mode label (dry-run or enforce) of the namespace the request touches.
 import type { GuardConfig, Mode } from '../config.js'
-import { LABEL_MODE, labelsOf, type AdmissionRequest } from '../k8s/types.js'
+import { guardLabelsOf, LABEL_MODE, type AdmissionRequest } from '../k8s/types.js'
 import { NAMESPACES, sameResource } from '../policy/kinds.js'
 import type { ClusterView } from '../view/cluster-view.js'
 
@@ -22,14 +22,9 @@ export function namespaceMode(labels: Readonly<Record<string, string>> | undefin
 export function requestMode(req: AdmissionRequest, view: ClusterView, cfg: GuardConfig): Mode {
   let labels: Readonly<Record<string, string>> | undefined
   if (sameResource(req.resource ?? { group: '', resource: '' }, NAMESPACES)) {
-    labels = req.oldObject ? labelsOf(req.oldObject) : req.name ? view.namespaceState(req.name)?.labels : undefined
+    labels = req.oldObject ? guardLabelsOf(req.oldObject) : req.name ? view.namespaceState(req.name)?.labels : undefined
   } else if (req.namespace) {
     labels = view.namespaceState(req.namespace)?.labels
   }
   return namespaceMode(labels, cfg)
-}
-
-/** Mode for the mutation of a new Namespace: its own labels (admitted only if a privileged user set them). */
-export function newNamespaceMode(obj: unknown, cfg: GuardConfig): Mode {
-  return namespaceMode(labelsOf(obj), cfg)
 }

@@ -1,10 +1,10 @@
 // The mutating decision for a Namespace CREATE: label it netpol-guard.io/deny-all=injected and ask
 // for the deny-all policy to be created in it.
 import { isExemptNamespace, type GuardConfig, type Mode } from '../config.js'
-import { isRecord, labelsOf, metaString, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, type AdmissionRequest } from '../k8s/types.js'
+import { guardLabelsOf, isRecord, metaString, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, type AdmissionRequest } from '../k8s/types.js'
 import { NAMESPACES, sameResource } from '../policy/kinds.js'
 import type { ClusterView } from '../view/cluster-view.js'
-import { newNamespaceMode } from './mode.js'
+import { namespaceMode } from './mode.js'
 
 export interface JsonPatchOp {
   op: 'add' | 'replace'
@@ -61,8 +61,10 @@ export function decideMutation(req: AdmissionRequest, view: ClusterView, cfg: Gu
     req.operation === 'CREATE' && sameResource(req.resource ?? { group: '', resource: '' }, NAMESPACES) && !req.subResource
   if (!isNsCreate || !isRecord(req.object)) return { mode: cfg.mode, outcome: 'not-a-namespace-create' }
   const name = req.name || metaString(req.object, 'name') || ''
-  const mode = newNamespaceMode(req.object, cfg)
-  if (name && isExemptNamespace(name, labelsOf(req.object), cfg)) return { mode, outcome: 'exempt' }
+  // The mode of a new Namespace is its own label (admitted only if a privileged user set it).
+  const labels = guardLabelsOf(req.object)
+  const mode = namespaceMode(labels, cfg)
+  if (name && isExemptNamespace(name, labels, cfg)) return { mode, outcome: 'exempt' }
   if (mode === 'dry-run') return { mode, outcome: 'dry-run', ...(name ? { wouldInject: name } : {}) }
   // The contract gives the patch and the injection only for a request with dryRun false: a server-side dry run
   // (`kubectl create ns x --dry-run=server`) is answered without a patch, and nothing is scheduled.

@@ -128,6 +128,23 @@ export function labelsOf(obj: unknown): Record<string, string> {
   return out
 }
 
+/**
+ * The guard's own labels (netpol-guard.io/...) of an object, the only ones its decisions read. One pass over the
+ * keys and no copy of the rest: a Namespace may carry hundreds of thousands of labels in a 6 MiB review, and
+ * copying them all, for each of the decisions that read them, took seconds of the event loop.
+ */
+export function guardLabelsOf(obj: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!isRecord(obj) || !isRecord(obj.metadata) || !isRecord(obj.metadata.labels)) return out
+  const labels = obj.metadata.labels
+  for (const k in labels) {
+    if (!k.startsWith(GUARD_LABEL_PREFIX) || !Object.hasOwn(labels, k)) continue
+    const v = labels[k]
+    if (typeof v === 'string') out[k] = v
+  }
+  return out
+}
+
 export function metaString(obj: unknown, field: 'name' | 'generateName' | 'namespace' | 'creationTimestamp' | 'deletionTimestamp'): string | undefined {
   if (!isRecord(obj) || !isRecord(obj.metadata)) return undefined
   const v = obj.metadata[field]

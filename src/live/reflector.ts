@@ -190,7 +190,7 @@ export class Reflector<T = KubeObject> {
     let token: string | undefined
     let resourceVersion = ''
     let pages = 0
-    do {
+    for (;;) {
       let page: ListPage<T>
       try {
         page = await this.opts.list({ limit, continue: token })
@@ -216,8 +216,8 @@ export class Reflector<T = KubeObject> {
       token = page.continue || undefined
       pages++
       this.touch() // a page arrived: the API server is there and answering
-    } while (token !== undefined)
-    return { items, resourceVersion, pages }
+      if (token === undefined) return { items, resourceVersion, pages }
+    }
   }
 
   private watchTimeoutSeconds(): number {

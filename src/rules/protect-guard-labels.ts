@@ -1,13 +1,11 @@
 // protect-guard-labels: only privileged users may set, change or remove netpol-guard.io/ labels on a
 // Namespace, since they switch the guard off (exempt) or to dry-run for that namespace.
-import { GUARD_LABEL_PREFIX, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED, labelsOf } from '../k8s/types.js'
+import { guardLabelsOf, LABEL_DENY_ALL, LABEL_DENY_ALL_INJECTED } from '../k8s/types.js'
 import { NAMESPACES, sameResource } from '../policy/kinds.js'
 import { describeObject, finding, isPrivileged, isSubresource, oneLine, type Rule } from './rule.js'
 
-function guardLabels(labels: Record<string, string>): Map<string, string> {
-  const m = new Map<string, string>()
-  for (const [k, v] of Object.entries(labels)) if (k.startsWith(GUARD_LABEL_PREFIX)) m.set(k, v)
-  return m
+function guardLabels(obj: unknown): Map<string, string> {
+  return new Map(Object.entries(guardLabelsOf(obj)))
 }
 
 export const protectGuardLabels: Rule = {
@@ -15,8 +13,8 @@ export const protectGuardLabels: Rule = {
   evaluate({ request, config }) {
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return undefined
     if (!sameResource(request.resource, NAMESPACES) || isSubresource(request)) return undefined
-    const after = guardLabels(labelsOf(request.object))
-    const before = request.operation === 'UPDATE' ? guardLabels(labelsOf(request.oldObject)) : new Map<string, string>()
+    const after = guardLabels(request.object)
+    const before = request.operation === 'UPDATE' ? guardLabels(request.oldObject) : new Map<string, string>()
     // The guard's own mutation on CREATE.
     if (request.operation === 'CREATE' && after.get(LABEL_DENY_ALL) === LABEL_DENY_ALL_INJECTED) after.delete(LABEL_DENY_ALL)
     const changed: string[] = []

@@ -11,6 +11,7 @@ import { oneLine } from '../rules/rule.js'
 import type { ViewStatus } from '../view/effects.js'
 import { BodyBudget, readBody } from './body-reader.js'
 import { parseJsonBody, tooDense } from './json-body.js'
+import { PARSE_CHECK_CHARS, ParseCheck } from './parse-check.js'
 import type { AdmissionMetrics } from './metrics.js'
 
 /**
@@ -51,6 +52,8 @@ export interface ServerOptions {
   maxConnections?: number
   /** The budget of request bytes held at once while bodies arrive (default: DEFAULT_BODY_BUDGET, see body-reader.ts). */
   bodyBudget?: BodyBudget
+  /** Where bodies over PARSE_CHECK_CHARS are parsed first (default: a ParseCheck of its own, closed with the app). */
+  parseCheck?: ParseCheck
   /** Set on shutdown: /readyz answers 503 from then on. */
   isShuttingDown?: () => boolean
 }
@@ -235,6 +238,18 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // The body is read by body-reader.ts (Fastify's limits, and a budget for large bodies over all requests) rather
   // than by Fastify's parseAs reader, and refused before it is read when its encoding is not one we take.
   const bodyBudget = opts.bodyBudget ?? new BodyBudget()
+  const parseCheck = opts.parseCheck ?? new ParseCheck()
+  if (!opts.parseCheck) app.addHook('onClose', () => parseCheck.close())
+  const parsed = (body: string, done: (err: Error | null, review?: unknown) => void): void => {
+    let review: unknown
+    try {
+      review = parseJsonBody(body)
+    } catch (e) {
+      return done(Object.assign(e as Error, { statusCode: 400 }), undefined)
+    }
+    // Outside the try: what done() runs next (validation, the handler) must not be taken for a parse error.
+    done(null, review)
+  }
   app.addContentTypeParser('application/json', (req, payload, done) => {
     const unsupported = unsupportedEncoding(req.headers)
     if (unsupported !== undefined) return done(Object.assign(new Error(unsupported), { statusCode: 415 }), undefined)
@@ -243,18 +258,27 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       if (body!.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined)
       const dense = tooDense(body!)
       if (dense !== undefined) return done(Object.assign(new Error(dense), { statusCode: 413 }), undefined)
-      let review: unknown
-      try {
-        review = parseJsonBody(body!)
-      } catch (e) {
-        return done(Object.assign(e as Error, { statusCode: 400 }), undefined)
-      }
-      // Outside the try: what done() runs next (validation, the handler) must not be taken for a parse error.
-      done(null, review)
+      if (body!.length <= PARSE_CHECK_CHARS) return parsed(body!, done)
+      // A large body is parsed in the worker first (parse-check.ts), and stays on the budget until it is parsed
+      // here: bodies waiting for the worker are memory too.
+      const size = body!.length
+      bodyBudget.take(size)
+      parseCheck.check(body!.charCodeAt(0) === 0xfeff ? body!.slice(1) : body!, (err) => {
+        if (err) {
+          bodyBudget.give(size)
+          return done(err instanceof SyntaxError ? Object.assign(err, { statusCode: 400 }) : err, undefined)
+        }
+        parsed(body!, (e, review) => {
+          bodyBudget.give(size)
+          done(e, review)
+        })
+      })
     })
   })
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || req.raw.destroyed) {
+    // The socket, not the request stream: a request whose body has been read in full is destroyed (autoDestroy) by
+    // the time an answer that waited for the parse worker comes.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || !req.raw.socket || req.raw.socket.destroyed) {
       // The client is gone mid-request: it hung up, or the connection was closed on it (a malformed or late request,
       // answered and counted by clientErrorHandler). There is no one to answer, and nothing more to count.
       opts.logger.debug({ url: req.url, error: err.message }, 'request aborted')

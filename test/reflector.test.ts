@@ -1,0 +1,86 @@
+// The list+watch loop with a list and a watch of the test's own: the paths no API server takes readily.
+import t from 'tap'
+import pino from 'pino'
+import { ResponseTooLargeError } from '../src/live/kube-http.js'
+import type { Watcher } from '../src/live/kube-watch.js'
+import { Reflector, type ListRequest } from '../src/live/reflector.js'
+import { waitFor } from './fake-apiserver.js'
+
+/** A watch that opens and stays silent until it is aborted. */
+const silentWatch: Watcher = { watch: async () => ({ abort: () => undefined }) }
+
+t.test('a list page too large to read: the list again from the top in half-size pages, down to what fits', async (t) => {
+  const names = Array.from({ length: 10 }, (_, i) => `ns-${i}`)
+  const asked: ListRequest[] = []
+  let replaced: string[] | undefined
+  const reflector = new Reflector<string>({
+    resource: 'namespaces',
+    watchPath: '/api/v1/namespaces',
+    watch: silentWatch,
+    logger: pino({ level: 'silent' }),
+    pageSize: 8,
+    list: async (req) => {
+      asked.push(req)
+      // pages of more than 2 objects are "too large"
+      if ((req.limit ?? Infinity) > 2) throw new ResponseTooLargeError('a page of /api/v1/namespaces', 100)
+      const from = req.continue ? Number(req.continue) : 0
+      const to = Math.min(names.length, from + req.limit!)
+      return { items: names.slice(from, to), resourceVersion: '42', ...(to < names.length ? { continue: String(to) } : {}) }
+    },
+    replace: (items) => (replaced = items),
+    apply: () => undefined,
+  })
+  reflector.start()
+  t.teardown(() => reflector.stop())
+  t.ok(await waitFor(() => reflector.hasSynced(), 3000))
+  t.same(replaced, names, 'every object, once, in order')
+  t.same(asked.slice(0, 3).map((r) => r.limit), [8, 4, 2], 'halved until a page fits')
+  t.ok(asked.slice(2).every((r) => r.limit === 2), 'then the whole list in pages of 2')
+  t.equal(asked.filter((r) => r.continue === undefined).length, 3, 'each smaller size starts from the top')
+})
+
+t.test('a single object too large to read: the list fails (and is retried), it is not skipped', async (t) => {
+  let calls = 0
+  const reflector = new Reflector<string>({
+    resource: 'namespaces',
+    watchPath: '/api/v1/namespaces',
+    watch: silentWatch,
+    logger: pino({ level: 'silent' }),
+    pageSize: 2,
+    backoffInitialMs: 10,
+    backoffMaxMs: 20,
+    list: async () => {
+      calls++
+      throw new ResponseTooLargeError('a page of /api/v1/namespaces', 100)
+    },
+    replace: () => undefined,
+    apply: () => undefined,
+  })
+  reflector.start()
+  t.teardown(() => reflector.stop())
+  t.ok(await waitFor(() => calls >= 4, 3000), 'retried')
+  t.notOk(reflector.hasSynced())
+})
+
+t.test('a list refused with 429 and Retry-After waits as long as asked', async (t) => {
+  const at: number[] = []
+  const reflector = new Reflector<string>({
+    resource: 'namespaces',
+    watchPath: '/api/v1/namespaces',
+    watch: silentWatch,
+    logger: pino({ level: 'silent' }),
+    backoffInitialMs: 10,
+    backoffMaxMs: 20,
+    list: async () => {
+      at.push(Date.now())
+      if (at.length === 1) throw Object.assign(new Error('HTTP 429'), { code: 429, headers: { 'retry-after': '1' } })
+      return { items: [], resourceVersion: '1' }
+    },
+    replace: () => undefined,
+    apply: () => undefined,
+  })
+  reflector.start()
+  t.teardown(() => reflector.stop())
+  t.ok(await waitFor(() => reflector.hasSynced(), 3000))
+  t.ok(at[1]! - at[0]! >= 990, `the second list came ${at[1]! - at[0]!} ms after the 429 (Retry-After: 1)`)
+})
