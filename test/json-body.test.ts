@@ -4,7 +4,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import secureJson from 'secure-json-parse'
 import { isDeepStrictEqual } from 'node:util'
-import { DENSITY_CHECK_BYTES, MIN_BYTES_PER_CONTAINER, parseJsonBody, tooDense } from '../src/server/json-body.js'
+import { DENSITY_CHECK_BYTES, MAX_NESTING_DEPTH, MIN_BYTES_PER_CONTAINER, parseJsonBody, refusedUnparsed } from '../src/server/json-body.js'
 
 const FORBIDDEN = 'Object contains forbidden prototype property'
 
@@ -117,7 +117,7 @@ t.test('a body with a suspect key is parsed once: its objects are scanned, not r
   }
 })
 
-t.test('tooDense: a body over 1 MiB with more than one object or array per 8 bytes', async (t) => {
+t.test('refusedUnparsed: a body over 1 MiB with more than one object or array per 8 bytes', async (t) => {
   // n containers padded to the given length with spaces inside a string.
   const body = (containers: number, length: number): string => {
     const core = `{"a":[${Array(containers - 2).fill('{}').join(',')}],"p":""}`
@@ -126,10 +126,27 @@ t.test('tooDense: a body over 1 MiB with more than one object or array per 8 byt
   const length = DENSITY_CHECK_BYTES + 800
   const most = Math.floor(length / MIN_BYTES_PER_CONTAINER)
   t.equal(body(most, length).length, length)
-  t.equal(tooDense(body(most, length)), undefined, 'one per 8 bytes: parsed')
-  t.match(tooDense(body(most + 1, length)), new RegExp(`^request body is too dense to be a Kubernetes object: more than ${most} JSON objects and arrays in ${length} characters`))
+  t.equal(refusedUnparsed(body(most, length)), undefined, 'one per 8 bytes: parsed')
+  t.match(refusedUnparsed(body(most + 1, length)), new RegExp(`^request body is too dense to be a Kubernetes object: more than ${most} JSON objects and arrays in ${length} characters`))
   const small = `[${Array(Math.floor(DENSITY_CHECK_BYTES / 3) - 1).fill('{}').join(',')}]`
   t.ok(small.length <= DENSITY_CHECK_BYTES)
-  t.equal(tooDense(small), undefined, 'up to 1 MiB, not checked: ~21 MiB of objects at worst')
-  t.match(tooDense(`[${small}, 1]`), /too dense/, 'just over 1 MiB, checked')
+  t.equal(refusedUnparsed(small), undefined, 'up to 1 MiB, not checked: ~21 MiB of objects at worst')
+  t.match(refusedUnparsed(`[${small}, 1]`), /too dense/, 'just over 1 MiB, checked')
+})
+
+t.test('refusedUnparsed: a body over 1 MiB nesting deeper than 10,000 levels; brackets in strings do not count', async (t) => {
+  const pad = (core: string) => core.replace('"p":""', `"p":"${' '.repeat(DENSITY_CHECK_BYTES)}"`)
+  const nested = (depth: number) => pad(`{"p":"","x":${'['.repeat(depth - 1)}0${']'.repeat(depth - 1)}}`)
+  t.equal(refusedUnparsed(nested(MAX_NESTING_DEPTH)), undefined, '10,000 levels: parsed')
+  t.equal(refusedUnparsed(nested(MAX_NESTING_DEPTH + 1)), `request body nests JSON objects and arrays more than ${MAX_NESTING_DEPTH} levels deep (the API server's own limit)`)
+  // siblings are not nesting
+  t.equal(refusedUnparsed(pad(`{"p":"","x":[${Array(20_000).fill('[0]').join(',')}]}`)), undefined)
+  // brackets inside strings, escaped quotes among them, are text
+  const inStrings = pad(`{"p":"","x":["${'[{'.repeat(200_000)}","\\"${'['.repeat(20_000)}"]}`)
+  t.equal(JSON.parse(inStrings).x.length, 2)
+  t.equal(refusedUnparsed(inStrings), undefined)
+  // "\\" is a string of one backslash: the quote after it ends the string, and the brackets that follow are JSON
+  const afterBackslash = pad(String.raw`{"p":"","x":["\\",` + '['.repeat(20_000) + ']'.repeat(20_000) + ']}')
+  t.equal(JSON.parse(afterBackslash).x[0], '\\')
+  t.match(refusedUnparsed(afterBackslash), /nests JSON/, 'an escaped backslash before a quote ends the string')
 })

@@ -10,7 +10,7 @@ import { admissionReviewResponseSchema, admissionReviewSchema, encodeReviewRespo
 import { oneLine } from '../rules/rule.js'
 import type { ViewStatus } from '../view/effects.js'
 import { BodyBudget, readBody } from './body-reader.js'
-import { parseJsonBody, tooDense } from './json-body.js'
+import { parseJsonBody, refusedUnparsed } from './json-body.js'
 import { PARSE_CHECK_CHARS, ParseCheck } from './parse-check.js'
 import type { AdmissionMetrics } from './metrics.js'
 
@@ -256,8 +256,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     readBody(payload, Number(req.headers['content-length']), bodyLimit, bodyBudget, (err, body) => {
       if (err) return done(err, undefined)
       if (body!.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined)
-      const dense = tooDense(body!)
-      if (dense !== undefined) return done(Object.assign(new Error(dense), { statusCode: 413 }), undefined)
+      const refusal = refusedUnparsed(body!)
+      if (refusal !== undefined) return done(Object.assign(new Error(refusal), { statusCode: 413 }), undefined)
       if (body!.length <= PARSE_CHECK_CHARS) return parsed(body!, done)
       // A large body is parsed in the worker first (parse-check.ts), and stays on the budget until it is parsed
       // here: bodies waiting for the worker are memory too.

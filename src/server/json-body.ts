@@ -39,31 +39,42 @@ function mayHoldSuspectKey(body: string): boolean {
   return SUSPECT_KEY.test(body)
 }
 
-/** Bodies longer than this are checked for their density before they are parsed. */
+/** Bodies longer than this are checked for their density and nesting before they are parsed. */
 export const DENSITY_CHECK_BYTES = 1024 * 1024
 
 /** In a body over DENSITY_CHECK_BYTES, one object or array per this many bytes at most. */
 export const MIN_BYTES_PER_CONTAINER = 8
+
+/** Objects and arrays nest at most this deep in a body over DENSITY_CHECK_BYTES: Go's encoding/json limit. */
+export const MAX_NESTING_DEPTH = 10_000
 
 /**
  * Why a large body is refused unparsed, or undefined. Parsing makes an object of every `{}` in the text: 6 MiB of
  * `{},{},…` becomes 2 million objects, ~130 MiB of heap (21 bytes per byte of text), more than the pod is given,
  * and a second or more of blocked event loop. A Kubernetes object is far sparser: a Pod has one object per ~40
  * bytes, a NetworkPolicy listing ipBlocks one per ~18, and the densest part of any object, the server-side-apply
- * managedFields (`"f:name":{}`), one per 10-12. At one per 8 bytes, the densest body let through, 6 MiB of small
- * objects took the server to ~215 MB of RSS (other shapes at the limit, nested arrays, up to ~350 MB: within
- * the Deployment's 384 MiB). Braces and brackets inside strings
- * are counted too, which only errs towards parsing less.
+ * managedFields (`"f:name":{}`), one per 10-12. Nesting is bounded too: V8's parser keeps a frame of its own (outside
+ * the heap) per level, and 6 MiB of `[0,0,0,[…` nest 786,000 deep, which the API server, whose JSON decoder stops
+ * at 10,000 levels, never sends. Brackets and braces inside strings are not counted.
  */
-export function tooDense(text: string): string | undefined {
+export function refusedUnparsed(text: string): string | undefined {
   if (text.length <= DENSITY_CHECK_BYTES) return undefined
   const most = Math.floor(text.length / MIN_BYTES_PER_CONTAINER)
   let containers = 0
+  let depth = 0
+  let inString = false
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if ((c === 0x7b || c === 0x5b) && ++containers > most) {
-      return `request body is too dense to be a Kubernetes object: more than ${most} JSON objects and arrays in ${text.length} characters (at most one per ${MIN_BYTES_PER_CONTAINER} in a body over ${DENSITY_CHECK_BYTES / 1048576} MiB)`
-    }
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash: the next character is escaped (a quote among them)
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++containers > most) {
+        return `request body is too dense to be a Kubernetes object: more than ${most} JSON objects and arrays in ${text.length} characters (at most one per ${MIN_BYTES_PER_CONTAINER} in a body over ${DENSITY_CHECK_BYTES / 1048576} MiB)`
+      }
+      if (++depth > MAX_NESTING_DEPTH) return `request body nests JSON objects and arrays more than ${MAX_NESTING_DEPTH} levels deep (the API server's own limit)`
+    } else if (c === 0x7d || c === 0x5d) depth--
   }
   return undefined
 }
