@@ -9,6 +9,7 @@ import { MAX_RESPONSE_CHARS, ResponseTooLargeError } from '../src/live/kube-http
 import { KubeWatch, MalformedWatchEventError } from '../src/live/kube-watch.js'
 import { listChunk } from '../src/live/live-view.js'
 import { retryAfterMs, statusCode } from '../src/live/kube.js'
+import { waitFor } from './fake-apiserver.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -189,7 +190,9 @@ t.test('abort: no more events and no onDone', async (t) => {
   t.equal(doneCalls, 0)
 })
 
-t.test('retryAfterMs: only whole seconds, capped at 10 minutes', async (t) => {
+t.test('retryAfterMs: only whole seconds, capped at 10 minutes; from the header or a Status in a watch ERROR', async (t) => {
+  t.equal(retryAfterMs({ retryAfterSeconds: 4 }), 4000)
+  t.equal(retryAfterMs({ retryAfterSeconds: 1.5, headers: { 'retry-after': '2' } }), 2000)
   const e = (v: unknown) => ({ headers: { 'retry-after': v } })
   t.equal(retryAfterMs(e('2')), 2000)
   t.equal(retryAfterMs(e(' 7 ')), 7000)
@@ -245,4 +248,38 @@ t.test('listChunk: a non-200 answer is an ApiException; a page cut off is an err
   t.match((gone as ApiException<string>).body, /expired/)
   await t.rejects(listChunk(kc, '/api/v1/namespaces', { continue: 'cut' }, 5000, (o) => o), /connection closed|aborted/)
   await t.rejects(listChunk(kc, '/api/v1/namespaces', { continue: 'slow' }, 300, (o) => o), /within 300 ms/)
+})
+
+t.test('a connection reset while a watch or a list page is being read is an error for it, not for the process', async (t) => {
+  const { kc } = await serve(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+    res.write(req.url!.includes('watch=true') ? ns('a', '2') + '\n' : '{"items":[', () => req.socket.resetAndDestroy())
+  })
+  const w = watch(new KubeWatch(kc))
+  t.match(await w.done, { code: 'ECONNRESET' })
+  t.equal(w.events.length, 1)
+  const err = await listChunk(kc, '/api/v1/namespaces', {}, 5000, (o) => o).catch((e: unknown) => e)
+  t.match(err, { code: 'ECONNRESET' })
+})
+
+t.test('nothing is left open: a list that times out before its headers, a refused watch whose body never ends', async (t) => {
+  const open = new Set<IncomingMessage>()
+  const { kc } = await serve(t, (req, res) => {
+    open.add(req)
+    req.socket.on('close', () => open.delete(req))
+    // headers never come for lists; a watch is refused with a 500 whose body never ends
+    if (req.url!.includes('watch=true')) {
+      res.writeHead(500, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+      res.write('{"kind":"Status",')
+    }
+  })
+  await t.rejects(listChunk(kc, '/api/v1/namespaces', {}, 200, (o) => o), /within 200 ms/)
+  t.ok(await waitFor(() => open.size === 0, 2000), 'the timed-out list request was closed')
+  const events: string[] = []
+  let done = false
+  const handle = await new KubeWatch(kc).watch('/api/v1/namespaces', {}, (type) => events.push(type), () => (done = true))
+  t.equal(open.size, 1)
+  handle.abort()
+  t.ok(await waitFor(() => open.size === 0, 2000), 'the refused watch was closed')
+  t.equal(done, false, 'aborted: no onDone')
 })

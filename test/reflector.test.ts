@@ -84,3 +84,36 @@ t.test('a list refused with 429 and Retry-After waits as long as asked', async (
   t.ok(await waitFor(() => reflector.hasSynced(), 3000))
   t.ok(at[1]! - at[0]! >= 990, `the second list came ${at[1]! - at[0]!} ms after the 429 (Retry-After: 1)`)
 })
+
+t.test('a watch ERROR 429 watches again once the server says, without a relist; another ERROR relists', async (t) => {
+  const watchesAt: number[] = []
+  let lists = 0
+  const answers = [
+    { type: 'ERROR', object: { kind: 'Status', code: 429, message: 'too many requests', details: { retryAfterSeconds: 1 } } },
+    { type: 'ERROR', object: { kind: 'Status', code: 500, message: 'etcd went away' } },
+  ]
+  const watcher: Watcher = {
+    watch: async (_path, _query, onEvent) => {
+      watchesAt.push(Date.now())
+      const answer = answers.shift()
+      if (answer) setImmediate(() => onEvent(answer.type, answer.object))
+      return { abort: () => undefined }
+    },
+  }
+  const reflector = new Reflector<string>({
+    resource: 'namespaces',
+    watchPath: '/api/v1/namespaces',
+    watch: watcher,
+    logger: pino({ level: 'silent' }),
+    backoffInitialMs: 10,
+    backoffMaxMs: 20,
+    list: async () => (lists++, { items: [], resourceVersion: '1' }),
+    replace: () => undefined,
+    apply: () => undefined,
+  })
+  reflector.start()
+  t.teardown(() => reflector.stop())
+  t.ok(await waitFor(() => watchesAt.length >= 3, 5000))
+  t.ok(watchesAt[1]! - watchesAt[0]! >= 990, `watched again ${watchesAt[1]! - watchesAt[0]!} ms after the 429 (retryAfterSeconds: 1)`)
+  t.equal(lists, 2, 'one list at the start, one after the 500, none after the 429')
+})

@@ -14,6 +14,13 @@ import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kube
  */
 export const MAX_RESPONSE_CHARS = 16 * 1024 * 1024
 
+/** No answer in time (a list page, a watch's headers, any call bounded by kube.ts's bounded()). */
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer from the API server within ${ms} ms`)
+  }
+}
+
 /** A list page or watch event over the bound: the request was cut off. */
 export class ResponseTooLargeError extends Error {
   constructor(what: string, limit: number) {
@@ -27,11 +34,21 @@ export interface OpenRequest {
   abort(): void
 }
 
+/** How long kubeGet waits for the response headers unless told otherwise: the API server sends them at once. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000
+
 /**
  * GET path?query from the kubeconfig's current cluster. Resolves once the response headers are in, whatever the
- * status; rejects on a network error. `query` values that are undefined are left out.
+ * status; rejects on a network error, when `signal` aborts first, or when no headers came within
+ * `headersTimeoutMs` (TimeoutError). In each case the request is destroyed: nothing is left open. `query` values that
+ * are undefined are left out.
  */
-export async function kubeGet(kc: KubeConfig, path: string, query: Record<string, string | number | boolean | undefined>): Promise<OpenRequest> {
+export async function kubeGet(
+  kc: KubeConfig,
+  path: string,
+  query: Record<string, string | number | boolean | undefined>,
+  opts: { signal?: AbortSignal; headersTimeoutMs?: number } = {},
+): Promise<OpenRequest> {
   const server = kc.getCurrentCluster()?.server
   if (!server) throw new Error('kubeconfig has no current cluster')
   const ctx = new RequestContext(server.replace(/\/+$/, '') + path, HttpMethod.GET)
@@ -41,11 +58,22 @@ export async function kubeGet(kc: KubeConfig, path: string, query: Record<string
   const url = new URL(ctx.getUrl())
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest
   return new Promise((resolve, reject) => {
-    const req: ClientRequest = send(url, { method: 'GET', headers: ctx.getHeaders(), agent: ctx.getAgent() }, (response) => {
-      req.off('error', reject)
-      resolve({ response, abort: () => req.destroy() })
+    let response: IncomingMessage | undefined
+    const req: ClientRequest = send(url, { method: 'GET', headers: ctx.getHeaders(), agent: ctx.getAgent(), ...(opts.signal ? { signal: opts.signal } : {}) }, (res) => {
+      clearTimeout(timer)
+      response = res
+      resolve({ response: res, abort: () => req.destroy() })
     })
-    req.on('error', reject)
+    const headersTimeoutMs = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
+    const timer = setTimeout(() => req.destroy(new TimeoutError(headersTimeoutMs)), headersTimeoutMs)
+    // For the request's whole life: a socket error while the body is read (a reset, keepalive's ETIMEDOUT) is
+    // emitted on the request, and an 'error' without a listener would end the process. The body's reader hears
+    // of it through the response.
+    req.on('error', (e) => {
+      clearTimeout(timer)
+      if (response) response.destroy(e)
+      else reject(e)
+    })
     req.end()
   })
 }

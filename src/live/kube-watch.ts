@@ -23,6 +23,9 @@ export interface Watcher {
 /** An event line that does not parse, or is not an event. */
 export class MalformedWatchEventError extends Error {}
 
+/** How long the body of a refused watch (its Status) is waited for. */
+const ERROR_BODY_TIMEOUT_MS = 10_000
+
 /** Nothing to abort: the watch failed before it was open. */
 const NOT_OPEN = { abort: () => undefined }
 
@@ -50,8 +53,18 @@ export class KubeWatch implements Watcher {
       onDone(err)
     }
     if (res.statusCode !== 200) {
-      void apiError(req, `watching ${path}`).then(finish)
-      return NOT_OPEN
+      // The Status in the body says why; a body that does not come is not waited for long.
+      const timer = setTimeout(() => req.abort(), ERROR_BODY_TIMEOUT_MS)
+      void apiError(req, `watching ${path}`).then((e) => {
+        clearTimeout(timer)
+        finish(e)
+      })
+      return {
+        abort: () => {
+          finished = true
+          req.abort()
+        },
+      }
     }
     // A half-open connection (a peer gone without a FIN) is found by TCP keepalive, as client-node does.
     res.socket?.setKeepAlive(true, 30_000)

@@ -16,6 +16,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node'
+import { TimeoutError } from './kube-http.js'
 import { KubeWatch, type Watcher } from './kube-watch.js'
 
 export interface KubeClients {
@@ -71,11 +72,7 @@ export function makeClients(kc: KubeConfig): KubeClients {
   }
 }
 
-export class TimeoutError extends Error {
-  constructor(ms: number) {
-    super(`no answer from the API server within ${ms} ms`)
-  }
-}
+export { TimeoutError } from './kube-http.js'
 
 /** Per-call options that abort the HTTP request after `ms` (client-node's fetch honours the signal). */
 export function timeoutOptions(ms: number): ConfigurationOptions {
@@ -111,8 +108,13 @@ export function statusCode(err: unknown): number | undefined {
   return undefined
 }
 
-/** The wait a 429 or 503 asked for (Retry-After in seconds, capped at 10 minutes), in ms; undefined without one. */
+/**
+ * The wait a 429 or 503 asked for, in ms (capped at 10 minutes): its Retry-After header (whole seconds), or the
+ * Status's details.retryAfterSeconds of a watch ERROR event; undefined without one.
+ */
 export function retryAfterMs(err: unknown): number | undefined {
+  const seconds = (err as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds
+  if (typeof seconds === 'number' && Number.isInteger(seconds) && seconds > 0) return Math.min(seconds, 600) * 1000
   const headers = (err as { headers?: unknown } | null)?.headers
   if (typeof headers !== 'object' || headers === null) return undefined
   const value = (headers as Record<string, unknown>)['retry-after']

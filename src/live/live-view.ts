@@ -12,7 +12,7 @@ import type { NamespaceInfo } from '../view/cluster-view.js'
 import { MemoryView, namespaceInfo } from '../view/memory-view.js'
 import type { ViewStatus } from '../view/effects.js'
 import { TimeoutError, type KubeClients } from './kube.js'
-import { apiError, kubeGet, MAX_RESPONSE_CHARS, readText, type OpenRequest } from './kube-http.js'
+import { apiError, kubeGet, MAX_RESPONSE_CHARS, readText } from './kube-http.js'
 import type { LiveMetrics } from './metrics.js'
 import { Reflector, type ListPage, type ListRequest, type WatchEventType } from './reflector.js'
 
@@ -41,26 +41,16 @@ export async function listChunk<T>(
   timeoutMs: number,
   map: (o: KubeObject) => T | undefined,
 ): Promise<ListPage<T>> {
-  let open: OpenRequest | undefined
-  let timedOut = false
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true
-      open?.abort()
-      reject(new TimeoutError(timeoutMs))
-    }, timeoutMs)
-  })
-  const read = async (): Promise<string> => {
-    open = await kubeGet(kc, path, { limit: req.limit, continue: req.continue })
-    // The answer came after the deadline: nobody reads it.
-    if (timedOut) open.abort()
-    if (open.response.statusCode !== 200) throw await apiError(open, `listing ${path}`)
-    return readText(open, MAX_RESPONSE_CHARS, `a page of ${path}`)
-  }
+  // One deadline for the whole page: headers and body. Aborting destroys the request wherever it is.
+  const deadline = new AbortController()
+  const timer = setTimeout(() => deadline.abort(new TimeoutError(timeoutMs)), timeoutMs)
   let text: string
   try {
-    text = await Promise.race([read(), timeout])
+    const open = await kubeGet(kc, path, { limit: req.limit, continue: req.continue }, { signal: deadline.signal, headersTimeoutMs: timeoutMs })
+    if (open.response.statusCode !== 200) throw await apiError(open, `listing ${path}`)
+    text = await readText(open, MAX_RESPONSE_CHARS, `a page of ${path}`)
+  } catch (e) {
+    throw deadline.signal.aborted ? deadline.signal.reason : e
   } finally {
     clearTimeout(timer)
   }

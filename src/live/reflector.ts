@@ -1,8 +1,9 @@
 // A list+watch loop for one resource (client-node's informer stops for good after an error; this loop does not):
 // list, then watch from the list's resourceVersion, resume from the last seen resourceVersion after a drop or a
-// server-side timeout, relist on 410 Gone and on any other ERROR event (as client-go does: resuming from where
-// the server refused, e.g. "too large resource version", would be refused again), back off (capped, with jitter)
-// after errors and after watches that make no progress.
+// server-side timeout, relist on 410 Gone and on any other ERROR event but 429 (resuming from where the server
+// refused, e.g. "too large resource version" after an etcd restore, would be refused again; client-go also
+// relists, though it first retries a 500 on the watch a few times), back off (capped, with jitter, longer when
+// the server says Retry-After) after errors and after watches that make no progress.
 // Activity, which the view's staleness check reads, is what shows that the view is current: a list page, a watch
 // event or bookmark, or a watch the server ended cleanly (it had nothing more to send). An open watch that says
 // nothing is not: a server can accept watches and never send on them, and the view would look fresh for ever.
@@ -253,9 +254,15 @@ export class Reflector<T = KubeObject> {
         const o = (obj ?? {}) as KubeObject & { code?: number }
         if (type === 'ERROR') {
           // Not activity: the server is there, but the view is not being kept current.
+          const details = (o as { details?: { retryAfterSeconds?: unknown } }).details
+          const error = Object.assign(new Error(`watch ERROR event: ${String((o as { message?: unknown }).message ?? JSON.stringify(o))}`), {
+            code: o.code,
+            retryAfterSeconds: details?.retryAfterSeconds,
+          })
+          // 429: the server is overloaded; watch again once it says so, without the load of a relist.
           if (o.code === 410) relist = 'expired'
-          else relist = 'error event'
-          finish(relist === 'expired' ? undefined : Object.assign(new Error(`watch ERROR event: ${String((o as { message?: unknown }).message ?? JSON.stringify(o))}`), { code: o.code }))
+          else if (o.code !== 429) relist = 'error event'
+          finish(relist === 'expired' ? undefined : error)
           return
         }
         this.touch()

@@ -11,7 +11,7 @@ import { oneLine } from '../rules/rule.js'
 import type { ViewStatus } from '../view/effects.js'
 import { BodyBudget, readBody } from './body-reader.js'
 import { parseJsonBody, refusedUnparsed } from './json-body.js'
-import { PARSE_CHECK_CHARS, ParseCheck } from './parse-check.js'
+import { PARSE_CHECK_CHARS, ParseCheck, ParseUnavailableError } from './parse-check.js'
 import type { AdmissionMetrics } from './metrics.js'
 
 /**
@@ -259,30 +259,40 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       const refusal = refusedUnparsed(body!)
       if (refusal !== undefined) return done(Object.assign(new Error(refusal), { statusCode: 413 }), undefined)
       if (body!.length <= PARSE_CHECK_CHARS) return parsed(body!, done)
-      // A large body is parsed in the worker first (parse-check.ts), and stays on the budget until it is parsed
-      // here: bodies waiting for the worker are memory too.
-      const size = body!.length
+      // A large body is parsed in a child process first (parse-check.ts), and stays on the budget until it is
+      // parsed here: bodies waiting for the child are memory too.
+      const size = Buffer.byteLength(body!)
       bodyBudget.take(size)
-      parseCheck.check(body!.charCodeAt(0) === 0xfeff ? body!.slice(1) : body!, (err) => {
-        if (err) {
-          bodyBudget.give(size)
-          return done(err instanceof SyntaxError ? Object.assign(err, { statusCode: 400 }) : err, undefined)
-        }
-        parsed(body!, (e, review) => {
-          bodyBudget.give(size)
-          done(e, review)
-        })
-      })
+      const socket = req.raw.socket
+      parseCheck.check(
+        body!.charCodeAt(0) === 0xfeff ? body!.slice(1) : body!,
+        (err) => {
+          if (err) {
+            bodyBudget.give(size)
+            return done(err instanceof SyntaxError ? Object.assign(err, { statusCode: 400 }) : err, undefined)
+          }
+          parsed(body!, (e, review) => {
+            bodyBudget.give(size)
+            done(e, review)
+          })
+        },
+        () => !socket || socket.destroyed,
+      )
     })
   })
   app.setErrorHandler((err: FastifyError, req, reply) => {
     // The socket, not the request stream: a request whose body has been read in full is destroyed (autoDestroy) by
-    // the time an answer that waited for the parse worker comes.
+    // the time an answer that waited for the parse check's child comes.
     if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || !req.raw.socket || req.raw.socket.destroyed) {
       // The client is gone mid-request: it hung up, or the connection was closed on it (a malformed or late request,
       // answered and counted by clientErrorHandler). There is no one to answer, and nothing more to count.
       opts.logger.debug({ url: req.url, error: err.message }, 'request aborted')
       return reply.code(400).send({ statusCode: 400, error: 'request aborted' } satisfies ErrorBody)
+    }
+    if (err instanceof ParseUnavailableError) {
+      // Not the client's mistake, nor a fault in the request path: the server is closing, or cannot run the child.
+      opts.logger.warn({ url: req.url, error: err.message }, 'large body not parsed')
+      return reply.code(503).header('retry-after', '1').send({ statusCode: 503, error: `${err.message}; retry shortly` } satisfies ErrorBody)
     }
     if (err.statusCode !== undefined && err.statusCode >= 500 && !err.validation) {
       // A fault of ours: log it with the stack; the apiserver applies the webhook's failurePolicy.
@@ -294,7 +304,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       return reply.code(500).send({ statusCode: 500, error: 'internal error' } satisfies ErrorBody)
     }
     const { code, message } = clientError(err, bodyLimit)
-    if (err.code === 'NETPOL_GUARD_BODY_BUDGET') reply.header('retry-after', '1')
+    // Over the budget, or too many large bodies waiting for the parse check: the same answer.
+    if (code === 429) reply.header('retry-after', '1')
     return reply.code(code).send(refused(code, message, req.url))
   })
   // What no route takes (a wrong method on a known path: 405; an unknown path: 404) is answered in onRequest, before

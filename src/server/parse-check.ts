@@ -6,7 +6,7 @@
 // those take more than the 192 MiB heap the Deployment gives, and the process aborts (the density check, one object
 // per 8 bytes, lets them through). Other shapes cost 20–40 bytes of heap per byte of text. Rather than predict
 // V8's representation from the text, the child's own heap limit measures it: a body whose parse does not fit in
-// it ends the child (which is replaced), not the server, and is refused with a 413. What fits is parsed in the
+// it ends the child, not the server, and is refused with a 413. What fits is parsed in the
 // server with the same JSON.parse, so it takes the same memory there: at most the child's bound.
 // A process rather than a worker thread: a worker's heap limit (resourceLimits) is overridden by the process's
 // --max-old-space-size, which the Deployment sets, and a worker out of memory still takes the pod's memory.
@@ -46,9 +46,30 @@ process.stdin.on('end', () => {
 })
 `
 
+/** Bodies waiting for a child at most (beside the one being parsed); more are refused with a 429. */
+export const MAX_WAITING = 4
+
+/** A child gets this long for its parse (6 MiB takes ~0.5–1.5 s on a slow host), then it is killed. */
+export const PARSE_DEADLINE_MS = 10_000
+
+/** The server's own trouble (closing, a child that could not start or did not answer): a 503, not the client's. */
+export class ParseUnavailableError extends Error {
+  readonly statusCode = 503
+}
+
+/** Too many large bodies already waiting: the client should retry shortly (429, Retry-After). */
+export class ParseQueueFullError extends Error {
+  readonly statusCode = 429
+  constructor() {
+    super(`too many large request bodies waiting to be parsed (${MAX_WAITING + 1} at most); retry shortly`)
+  }
+}
+
 interface Job {
   text: string
   done: (err: Error | null) => void
+  /** True once nobody waits for the answer (the client hung up): the job is dropped, not parsed. */
+  abandoned?: () => boolean
 }
 
 export class ParseCheck {
@@ -57,16 +78,21 @@ export class ParseCheck {
   private running: { job: Job; child: ChildProcess } | undefined
   private closed = false
 
-  constructor(private readonly heapMiB: number = PARSE_HEAP_MIB) {}
+  constructor(
+    private readonly heapMiB: number = PARSE_HEAP_MIB,
+    private readonly deadlineMs: number = PARSE_DEADLINE_MS,
+  ) {}
 
   /**
    * Whether `text` parses within the bound: done(null) if it does; a SyntaxError with JSON.parse's message if it is
-   * not JSON; ParseTooCostlyError if its parse needs more memory.
+   * not JSON; ParseTooCostlyError if its parse needs more memory; ParseQueueFullError when too many bodies wait;
+   * ParseUnavailableError for the server's own trouble. `done` is called once, never synchronously.
    */
-  check(text: string, done: (err: Error | null) => void): void {
-    if (this.closed) return done(new Error('server is closing'))
-    this.queue.push({ text, done })
-    this.next()
+  check(text: string, done: (err: Error | null) => void, abandoned?: () => boolean): void {
+    if (this.closed) return void process.nextTick(done, new ParseUnavailableError('server is closing'))
+    if (this.pending > MAX_WAITING) return void process.nextTick(done, new ParseQueueFullError())
+    this.queue.push({ text, done, ...(abandoned ? { abandoned } : {}) })
+    process.nextTick(() => this.next())
   }
 
   /** Jobs waiting or running. */
@@ -78,46 +104,75 @@ export class ParseCheck {
     this.closed = true
     const running = this.running
     this.running = undefined
-    for (const job of [...(running ? [running.job] : []), ...this.queue.splice(0)]) job.done(new Error('server is closing'))
+    for (const job of [...(running ? [running.job] : []), ...this.queue.splice(0)]) job.done(new ParseUnavailableError('server is closing'))
     const child = running?.child
     if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
       child.kill('SIGKILL')
       await exited
     }
   }
 
   private next(): void {
-    if (this.running || this.queue.length === 0 || this.closed) return
-    const job = this.queue.shift()!
-    // NODE_OPTIONS is the server's (its own --max-old-space-size among them): the child's bound is its own.
+    if (this.running || this.closed) return
+    let job: Job | undefined
+    while ((job = this.queue.shift()) && job.abandoned?.()) job.done(new ParseUnavailableError('client gone before its body was parsed'))
+    if (!job) return
+    // NODE_OPTIONS is the server's (its own --max-old-space-size among them): the child's bound is its own. The
+    // arguments assume process.execPath is node itself, as in the image (not a single-executable build).
     const { NODE_OPTIONS: _serverOptions, ...env } = process.env
-    const child = spawn(process.execPath, [`--max-old-space-size=${this.heapMiB}`, '-e', CHILD_SOURCE], { stdio: ['pipe', 'pipe', 'ignore'], env })
+    let child: ChildProcess
+    try {
+      child = spawn(process.execPath, [`--max-old-space-size=${this.heapMiB}`, '-e', CHILD_SOURCE], { stdio: ['pipe', 'pipe', 'ignore'], env })
+    } catch (e) {
+      return this.settle(job, new ParseUnavailableError(`JSON parse process could not start: ${(e as Error).message}`))
+    }
     const running = (this.running = { job, child })
+    const ended = (err: Error | null): void => {
+      if (this.running !== running) return
+      this.running = undefined
+      clearTimeout(deadline)
+      this.settle(job, err)
+    }
+    // Without this listener a failed spawn (EMFILE, ENOENT) would be an unhandled 'error' event.
+    child.once('error', (e) => {
+      child.kill('SIGKILL')
+      ended(new ParseUnavailableError(`JSON parse process failed: ${e.message}`))
+    })
+    const deadline = setTimeout(() => {
+      child.kill('SIGKILL')
+      ended(new ParseUnavailableError(`JSON parse process gave no answer within ${this.deadlineMs} ms`))
+    }, this.deadlineMs)
+    if (!child.stdin || !child.stdout) {
+      child.kill('SIGKILL')
+      return ended(new ParseUnavailableError('JSON parse process could not start: no pipes'))
+    }
     let answer = ''
-    child.stdout!.setEncoding('utf8')
-    child.stdout!.on('data', (s: string) => (answer += s))
-    child.stdin!.on('error', () => undefined) // a child gone mid-write: its exit says why
-    child.stdin!.end(job.text, 'utf8')
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (s: string) => (answer += s))
+    child.stdin.on('error', () => undefined) // a child gone mid-write: its exit says why
+    child.stdin.end(job.text, 'utf8')
     // The answer is whole once the child has exited. Out of memory, V8 aborts (SIGABRT); the kernel's OOM killer
     // sends SIGKILL: either way the body did not fit.
     child.once('close', (code, signal) => {
-      if (this.running !== running) return
-      this.running = undefined
-      let err: Error | null
-      if (code === 0 && answer !== '') {
-        const m = JSON.parse(answer) as { ok: boolean; error?: string }
-        err = m.ok ? null : new SyntaxError(m.error)
-      } else if (signal === 'SIGABRT' || signal === 'SIGKILL') err = new ParseTooCostlyError(this.heapMiB)
-      else err = new Error(`JSON parse process exited (${signal ?? `code ${code}`})`)
-      job.done(err)
-      this.next()
+      if (code === 0) {
+        let m: { ok?: unknown; error?: unknown } | undefined
+        try {
+          m = JSON.parse(answer) as { ok?: unknown; error?: unknown }
+        } catch {
+          m = undefined
+        }
+        if (m?.ok === true) return ended(null)
+        if (m?.ok === false) return ended(new SyntaxError(String(m.error)))
+        return ended(new ParseUnavailableError('JSON parse process gave no answer'))
+      }
+      if (signal === 'SIGABRT' || signal === 'SIGKILL') return ended(new ParseTooCostlyError(this.heapMiB))
+      ended(new ParseUnavailableError(`JSON parse process exited (${signal ?? `code ${code}`})`))
     })
-    child.once('error', (e) => {
-      if (this.running !== running) return
-      this.running = undefined
-      job.done(new Error(`JSON parse process could not start: ${e.message}`))
-      this.next()
-    })
+  }
+
+  private settle(job: Job, err: Error | null): void {
+    job.done(err)
+    this.next()
   }
 }

@@ -8,6 +8,7 @@ import { AdmissionHandler } from '../../src/admission/handler.js'
 import { defaultConfig, type GuardConfig } from '../../src/config.js'
 import { buildServer } from '../../src/server/app.js'
 import type { BodyBudget } from '../../src/server/body-reader.js'
+import type { ParseCheck } from '../../src/server/parse-check.js'
 import { createMetrics } from '../../src/server/metrics.js'
 import { RecordingInjector } from '../../src/serve.js'
 import type { MemoryView } from '../../src/view/memory-view.js'
@@ -58,6 +59,7 @@ export interface TestServerOptions {
   requestTimeoutMs?: number
   maxConnections?: number
   bodyBudget?: BodyBudget
+  parseCheck?: ParseCheck
   logLevel?: string
 }
 
@@ -86,6 +88,7 @@ export async function testServer(opts: TestServerOptions = {}) {
     ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(opts.maxConnections ? { maxConnections: opts.maxConnections } : {}),
     ...(opts.bodyBudget ? { bodyBudget: opts.bodyBudget } : {}),
+    ...(opts.parseCheck ? { parseCheck: opts.parseCheck } : {}),
   })
   return { app, view, config, lines, metrics }
 }
