@@ -1,23 +1,37 @@
 // The list+watch loop with a list and a watch of the test's own: the paths no API server takes readily.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pino from 'pino'
 import { ResponseTooLargeError } from '../src/live/kube-http.js'
 import type { Watcher } from '../src/live/kube-watch.js'
-import { Reflector, type ListRequest } from '../src/live/reflector.js'
+import { Reflector, type ListRequest, type ReflectorOptions } from '../src/live/reflector.js'
 import { waitFor } from './fake-apiserver.js'
 
 /** A watch that opens and stays silent until it is aborted. */
 const silentWatch: Watcher = { watch: async () => ({ abort: () => undefined }) }
 
-t.test('a list page too large to read: the list again from the top in half-size pages, down to what fits', async (t) => {
-  const names = Array.from({ length: 10 }, (_, i) => `ns-${i}`)
-  const asked: ListRequest[] = []
-  let replaced: string[] | undefined
+/** A started reflector of namespace names over the test's list (and watch), stopped when the test ends. */
+function started(t: Test, opts: Pick<ReflectorOptions<string>, 'list'> & Partial<ReflectorOptions<string>>): Reflector<string> {
   const reflector = new Reflector<string>({
     resource: 'namespaces',
     watchPath: '/api/v1/namespaces',
     watch: silentWatch,
     logger: pino({ level: 'silent' }),
+    backoffInitialMs: 10,
+    backoffMaxMs: 20,
+    replace: () => undefined,
+    apply: () => undefined,
+    ...opts,
+  })
+  reflector.start()
+  t.teardown(() => reflector.stop())
+  return reflector
+}
+
+t.test('a list page too large to read: the list again from the top in half-size pages, down to what fits', async (t) => {
+  const names = Array.from({ length: 10 }, (_, i) => `ns-${i}`)
+  const asked: ListRequest[] = []
+  let replaced: string[] | undefined
+  const reflector = started(t, {
     pageSize: 8,
     list: async (req) => {
       asked.push(req)
@@ -28,10 +42,7 @@ t.test('a list page too large to read: the list again from the top in half-size 
       return { items: names.slice(from, to), resourceVersion: '42', ...(to < names.length ? { continue: String(to) } : {}) }
     },
     replace: (items) => (replaced = items),
-    apply: () => undefined,
   })
-  reflector.start()
-  t.teardown(() => reflector.stop())
   t.ok(await waitFor(() => reflector.hasSynced(), 3000))
   t.same(replaced, names, 'every object, once, in order')
   t.same(asked.slice(0, 3).map((r) => r.limit), [8, 4, 2], 'halved until a page fits')
@@ -41,46 +52,26 @@ t.test('a list page too large to read: the list again from the top in half-size 
 
 t.test('a single object too large to read: the list fails (and is retried), it is not skipped', async (t) => {
   let calls = 0
-  const reflector = new Reflector<string>({
-    resource: 'namespaces',
-    watchPath: '/api/v1/namespaces',
-    watch: silentWatch,
-    logger: pino({ level: 'silent' }),
+  const reflector = started(t, {
     pageSize: 2,
-    backoffInitialMs: 10,
-    backoffMaxMs: 20,
     list: async () => {
       calls++
       throw new ResponseTooLargeError('a page of /api/v1/namespaces', 100)
     },
-    replace: () => undefined,
-    apply: () => undefined,
   })
-  reflector.start()
-  t.teardown(() => reflector.stop())
   t.ok(await waitFor(() => calls >= 4, 3000), 'retried')
   t.notOk(reflector.hasSynced())
 })
 
 t.test('a list refused with 429 and Retry-After waits as long as asked', async (t) => {
   const at: number[] = []
-  const reflector = new Reflector<string>({
-    resource: 'namespaces',
-    watchPath: '/api/v1/namespaces',
-    watch: silentWatch,
-    logger: pino({ level: 'silent' }),
-    backoffInitialMs: 10,
-    backoffMaxMs: 20,
+  const reflector = started(t, {
     list: async () => {
       at.push(Date.now())
       if (at.length === 1) throw Object.assign(new Error('HTTP 429'), { code: 429, headers: { 'retry-after': '1' } })
       return { items: [], resourceVersion: '1' }
     },
-    replace: () => undefined,
-    apply: () => undefined,
   })
-  reflector.start()
-  t.teardown(() => reflector.stop())
   t.ok(await waitFor(() => reflector.hasSynced(), 3000))
   t.ok(at[1]! - at[0]! >= 990, `the second list came ${at[1]! - at[0]!} ms after the 429 (Retry-After: 1)`)
 })
@@ -100,19 +91,10 @@ t.test('a watch ERROR 429 watches again once the server says, without a relist; 
       return { abort: () => undefined }
     },
   }
-  const reflector = new Reflector<string>({
-    resource: 'namespaces',
-    watchPath: '/api/v1/namespaces',
+  const reflector = started(t, {
     watch: watcher,
-    logger: pino({ level: 'silent' }),
-    backoffInitialMs: 10,
-    backoffMaxMs: 20,
     list: async () => (lists++, { items: [], resourceVersion: '1' }),
-    replace: () => undefined,
-    apply: () => undefined,
   })
-  reflector.start()
-  t.teardown(() => reflector.stop())
   t.ok(await waitFor(() => watchesAt.length >= 3, 5000))
   t.ok(watchesAt[1]! - watchesAt[0]! >= 990, `watched again ${watchesAt[1]! - watchesAt[0]!} ms after the 429 (retryAfterSeconds: 1)`)
   t.equal(lists, 2, 'one list at the start, one after the 500, none after the 429')

@@ -65,7 +65,7 @@ export interface ReflectorOptions<T = KubeObject> {
 
 interface WatchOutcome {
   resourceVersion: string
-  /** Only a fresh list gets back: the resourceVersion expired (410), or the server sent another ERROR event. */
+  /** Only a fresh list gets back: the resourceVersion expired (410), or the server sent another ERROR event (not 429). */
   relist?: 'expired' | 'error event'
   /** Why the watch ended, unless the server closed it cleanly (or it expired). */
   error?: unknown

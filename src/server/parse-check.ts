@@ -15,7 +15,7 @@
 // parse into 3–12 MiB (a Deployment with managedFields 3.9 bytes of heap per byte, a NetworkPolicy of ipBlocks
 // 2.7, a ConfigMap 1.1, 50,000 labels 2.4). Only bodies over a threshold take this path (reviews the apiserver sends
 // are a few KiB), one at a time; each gets a child of its own, which exits once it has answered, so that its memory is
-// given back before the server parses the body (a child costs ~0.1–0.2 s to start, on a path that real reviews
+// given back before the server parses the body (a child costs ~0.25 s to start on a slow host, on a path that real reviews
 // almost never take).
 import { spawn, type ChildProcess } from 'node:child_process'
 
