@@ -64,7 +64,8 @@ export function describeObject(req: AdmissionRequest, clusterWide: GuardConfig['
   }
   const ns = requestNamespace(req)
   const isNamespace = req.resource?.group === '' && req.resource?.resource === 'namespaces'
-  return oneLine(ns && !isNamespace ? `${kind} ${ns}/${name}` : `${kind} ${name}`)
+  // Trimmed here, for the message only (lookups use the names as sent): ` !` as a kind would open it with a gap.
+  return oneLine(ns && !isNamespace ? `${kind.trim()} ${ns.trim()}/${name.trim()}` : `${kind.trim()} ${name.trim()}`)
 }
 
 export function isPrivileged(req: AdmissionRequest, cfg: GuardConfig): boolean {
