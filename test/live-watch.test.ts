@@ -148,6 +148,13 @@ t.test('watches that are accepted but never speak: the view turns stale, and rea
   api.dropWatches()
   t.ok(await waitFor(() => !guard.status.ready(), 8000), 'unready: an open watch is not proof that the view is current')
   t.match(guard.status.reason?.(), /stale/)
+  // and it stays so, across the watchdog's reconnects (every 6 s here: each new watch is as silent)
+  let readyAgain = false
+  for (const until = Date.now() + 7000; Date.now() < until && !readyAgain; ) {
+    readyAgain = guard.status.ready()
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  t.notOk(readyAgain, 'still unready after the silent watches were opened again')
   api.intercept = undefined
   held.forEach((r) => r.destroy())
   t.ok(await waitFor(() => guard.status.ready(), 8000), 'ready again')
