@@ -134,9 +134,13 @@ export function labelsOf(obj: unknown): Record<string, string> {
  * copying them all, for each of the decisions that read them, took seconds of the event loop.
  */
 export function guardLabelsOf(obj: unknown): Record<string, string> {
+  return guardLabelsIn(isRecord(obj) && isRecord(obj.metadata) ? obj.metadata.labels : undefined)
+}
+
+/** The guard's own labels among `labels` (an object's metadata.labels; anything malformed reads as none). */
+export function guardLabelsIn(labels: unknown): Record<string, string> {
   const out: Record<string, string> = {}
-  if (!isRecord(obj) || !isRecord(obj.metadata) || !isRecord(obj.metadata.labels)) return out
-  const labels = obj.metadata.labels
+  if (!isRecord(labels)) return out
   for (const k in labels) {
     if (!k.startsWith(GUARD_LABEL_PREFIX) || !Object.hasOwn(labels, k)) continue
     const v = labels[k]

@@ -10,7 +10,7 @@ import { admissionReviewResponseSchema, admissionReviewSchema, encodeReviewRespo
 import { oneLine } from '../rules/rule.js'
 import type { ViewStatus } from '../view/effects.js'
 import { BodyBudget, readBody } from './body-reader.js'
-import { parseJsonBody, refusedUnparsed } from './json-body.js'
+import { parseJsonBody, refusedUnparsed, withoutBom } from './json-body.js'
 import { PARSE_CHECK_CHARS, ParseCheck, ParseUnavailableError } from './parse-check.js'
 import type { AdmissionMetrics } from './metrics.js'
 
@@ -265,7 +265,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       bodyBudget.take(size)
       const socket = req.raw.socket
       parseCheck.check(
-        body!.charCodeAt(0) === 0xfeff ? body!.slice(1) : body!,
+        withoutBom(body!),
         (err) => {
           if (err) {
             bodyBudget.give(size)

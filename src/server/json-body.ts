@@ -27,11 +27,16 @@ const OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const
  * for a body with a forbidden key ("Object contains forbidden prototype property").
  */
 export function parseJsonBody(text: string): unknown {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+  const body = withoutBom(text)
   const value: unknown = JSON.parse(body)
   if (value === null || typeof value !== 'object' || !mayHoldSuspectKey(body)) return value
   secureJson.scan(value, OPTIONS)
   return value
+}
+
+/** The text without a leading byte order mark, which JSON.parse would refuse. */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
 }
 
 function mayHoldSuspectKey(body: string): boolean {

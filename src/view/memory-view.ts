@@ -1,6 +1,6 @@
 // In-memory ClusterView: per namespace a record (info and policy summaries) and the state requests read.
 // The static (file) view and the live (watch) view both write into one of these.
-import { GUARD_LABEL_PREFIX, isRecord, type Namespace, type NetworkPolicy } from '../k8s/types.js'
+import { guardLabelsIn, isRecord, type Namespace, type NetworkPolicy } from '../k8s/types.js'
 import { coverageOf, summarizePolicy, type Coverage, type PolicySummary } from '../policy/coverage.js'
 import type { ClusterView, NamespaceInfo, NamespaceState } from './cluster-view.js'
 import { NameTable } from './name-table.js'
@@ -22,13 +22,8 @@ function guardLabels(labels: unknown): Readonly<Record<string, string>> {
   if (!isRecord(labels)) return NO_LABELS
   // Already one of the shared sets (a NamespaceInfo this module made): nothing to filter.
   if (statesOfLabelSet.has(labels)) return labels as Readonly<Record<string, string>>
-  let own: Record<string, string> | undefined
-  for (const k of Object.keys(labels)) {
-    const v = labels[k]
-    if (typeof v === 'string' && k.startsWith(GUARD_LABEL_PREFIX)) (own ??= {})[k] = v
-  }
-  if (!own) return NO_LABELS
-  const set = own
+  const set = guardLabelsIn(labels)
+  if (Object.keys(set).length === 0) return NO_LABELS
   const key = JSON.stringify(Object.keys(set).sort().map((k) => [k, set[k]]))
   const shared = labelSets.get(key)
   if (shared) return shared
