@@ -12,8 +12,11 @@
 //
 // Most reviews hold neither key, and then the regex, which tries a match at every '"' of the text, is still the
 // largest single cost of a request (~10,000 of its ~260,000 instructions, callgrind). It can only match where
-// "__proto__" or "constructor" is spelled out or where a \u escape is written, so a text without those three
-// substrings is passed by indexOf, which skips through the text instead of stopping at every quote.
+// "__proto__" or "constructor" is spelled out or where one of its \u escapes (all of them \u00XX) is written, so
+// a text without any of those three is passed by one search for them first. One regex of the three literals, not
+// three indexOf calls: a review carries dozens of backslashes (the last-applied-configuration annotation is JSON in
+// a string), each a false start for a search of "\u", and three passes over 2-3 KB took ~730 ns where the one
+// regex takes ~370 (the bench's mix, in a loop).
 import secureJson from 'secure-json-parse'
 
 // secure-json-parse's suspectProtoRx and suspectConstructorRx, as the two branches of one group.
@@ -39,9 +42,11 @@ export function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
 }
 
+// What every match of SUSPECT_KEY contains: one of its \u escapes, or one of the two names spelled out.
+const SUSPECT_KEY_PART = /\\u00|__proto__|constructor/
+
 function mayHoldSuspectKey(body: string): boolean {
-  if (body.indexOf('\\u') === -1 && body.indexOf('__proto__') === -1 && body.indexOf('constructor') === -1) return false
-  return SUSPECT_KEY.test(body)
+  return SUSPECT_KEY_PART.test(body) && SUSPECT_KEY.test(body)
 }
 
 /** Bodies longer than this are checked for their density and nesting before they are parsed. */
