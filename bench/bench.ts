@@ -11,7 +11,7 @@
 //        --rate R (a steady R requests per second, open loop, instead of as many as the server takes: the latency an
 //        admission request sees below saturation; the throughput target becomes "both servers kept the rate").
 import autocannon from 'autocannon'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -226,11 +226,8 @@ async function main(): Promise<number> {
   const root = packageRoot()
   const o = options(root)
   const { cli, baselineScript } = builtScripts()
-  // On tmpfs when there is one: a write there costs the guard what a write to the pipe a container runtime reads
-  // from costs (a copy into memory), not an ext4 block allocation per page.
-  const work = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'netpol-guard-bench-'))
+  const work = mkdtempSync(join(tmpdir(), 'netpol-guard-bench-'))
   const stateFile = join(work, 'state.json')
-  const logFile = join(work, 'guard.log')
   writeFileSync(stateFile, JSON.stringify(generateState(o.namespaces)))
   const mix = requestMix(o.namespaces)
   const requests = httpRequests(mix)
@@ -238,7 +235,7 @@ async function main(): Promise<number> {
 
   out(`netpol-guard bench: ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? '?'}), node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
   out(`  autocannon runs in this process; each server in its own child process (only one is driven at a time).`)
-  out(`  guard:    node ${cli} serve --host 127.0.0.1 --port 0 --state <${o.namespaces} namespaces> (default logging: info, JSON lines to a file)`)
+  out(`  guard:    node ${cli} serve --host 127.0.0.1 --port 0 --state <${o.namespaces} namespaces> (default logging: info, JSON lines to a pipe this process reads, as a container runtime does)`)
   out(`  baseline: node ${baselineScript} (bare Fastify HTTPS, fixed AdmissionReview answer, logging off)`)
   out(`  ${o.connections} connections, pipelining 1, ${o.rate !== undefined ? `a steady ${o.rate} req/s over them (open loop)` : 'as fast as each server answers'}, ${o.warmup} s warm-up each (as fast as served), ${o.rounds} × ${o.duration} s per server, alternating`)
   out(`  mix of ${mix.length} requests, cycled: ${[...new Set(mix.map((m) => m.label))].join(', ')}`)
@@ -257,7 +254,7 @@ async function main(): Promise<number> {
   let logBytes = 0
   try {
     const profile = (name: string) => (o.cpuProf ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', join(o.cpuProf, name)] } : {})
-    const guard = await startGuard(cli, stateFile, logFile, o.logLevel, profile('guard'))
+    const guard = await startGuard(cli, stateFile, work, o.logLevel, { ...profile('guard'), keepLog: o.keepLogs })
     servers.push(guard)
     const baseline = await startBaseline(baselineScript, profile('baseline'))
     servers.push(baseline)
@@ -289,9 +286,9 @@ async function main(): Promise<number> {
     for (const agent of pacedAgents.values()) agent.destroy()
     guardExit = await stopServer(guard)
     await stopServer(baseline)
-    const text = readFileSync(logFile, 'utf8')
-    logBytes = Buffer.byteLength(text)
-    logLines = text.split('\n').filter((l) => l.includes('"admission ')).length
+    await guard.log!.closed
+    logBytes = guard.log!.bytes
+    logLines = guard.log!.admissionLines
   } catch (e) {
     for (const s of servers) if (s.stderr.length) process.stderr.write(`--- ${s.name} stderr ---\n${s.stderr.join('')}\n`)
     await cleanup()

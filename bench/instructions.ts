@@ -162,14 +162,14 @@ async function main(): Promise<number> {
     startMs: 300_000,
   })
   out(`netpol-guard bench:instructions: node ${process.version}, ${cpus()[0]?.model.trim() ?? '?'}; valgrind --tool=callgrind, node --single-threaded --no-memory-reducer`)
-  out(`  guard: ${o.namespaces} namespaces, default logging (info) to a file; baseline: bare Fastify HTTPS, fixed answer`)
+  out(`  guard: ${o.namespaces} namespaces, default logging (info) to a pipe; baseline: bare Fastify HTTPS, fixed answer`)
   out(`  ${o.concurrency} keep-alive connections each; ${o.warmup} requests of warm-up, then ${o.intervals} × ${o.requests} counted; one server at a time`)
 
   const servers: Server[] = []
   let results: Measured[]
   try {
     const [guard, baseline] = await Promise.all([
-      startGuard(cli, stateFile, join(work, 'guard.log'), 'info', launch('guard')),
+      startGuard(cli, stateFile, work, 'info', launch('guard')),
       startBaseline(baselineScript, launch('baseline')),
     ])
     servers.push(guard, baseline)

@@ -1,10 +1,10 @@
-// The benchmarks' server processes: the guard (the real CLI, `serve --state FILE`, its log to a file) and the bare
+// The benchmarks' server processes: the guard (the real CLI, `serve --state FILE`, its log to a pipe) and the bare
 // Fastify baseline, each started as a child process and stopped with SIGTERM; and the check that the guard answers
 // each request of the mix as the mix expects.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, constants, existsSync, openSync, writeSync } from 'node:fs'
 import { request as httpsRequest, type Agent } from 'node:https'
-import { createServer } from 'node:net'
+import { createServer, Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { imageEnv } from './image-env.js'
@@ -48,6 +48,83 @@ export interface Server {
   child: ChildProcess
   port: number
   stderr: string[]
+  /** The guard's stdout, as read from its pipe. */
+  log?: GuardLog
+}
+
+/** The marker of an admission decision's line (decision-log.ts writes `"msg":"admission validate deny"`, ...). */
+const ADMISSION_LINE = Buffer.from('"msg":"admission ')
+
+/**
+ * The guard's stdout as a container runtime takes it: a pipe (a FIFO, as containerd gives a container's stdout),
+ * read by this process. It counts the admission lines and the bytes, keeps the other lines (startup, lifecycle,
+ * warnings: a few), and writes everything to `keepFile` when there is one.
+ *
+ * Not a file: written to a file, even on tmpfs, the guard's log costs the guard a new page every 4 KiB (on a VM the
+ * page may also be one the host has not backed yet), ~2.7 µs per request here (bench/README.md), which a pipe whose
+ * pages are reused does not cost, nor does a container runtime charge it to the container.
+ */
+export class GuardLog {
+  admissionLines = 0
+  bytes = 0
+  private readonly others: string[] = []
+  private partial: Buffer | undefined
+  /** Resolves when the guard has closed its end (it exited) and everything it wrote has been read. */
+  readonly closed: Promise<void>
+
+  constructor(
+    private readonly reader: Socket,
+    private keepFd: number | undefined,
+  ) {
+    this.closed = new Promise((res) => {
+      const done = () => {
+        this.closeKeepFile()
+        res()
+      }
+      reader.on('end', done)
+      reader.on('error', done)
+    })
+    reader.on('data', (chunk: Buffer) => this.take(chunk))
+  }
+
+  /** The lines other than admission decisions, so far. */
+  text(): string {
+    return this.others.join('')
+  }
+
+  private take(chunk: Buffer): void {
+    this.bytes += chunk.length
+    if (this.keepFd !== undefined) writeSync(this.keepFd, chunk)
+    const buf = this.partial ? Buffer.concat([this.partial, chunk]) : chunk
+    let start = 0
+    for (let nl = buf.indexOf(10); nl !== -1; start = nl + 1, nl = buf.indexOf(10, start)) {
+      const at = buf.indexOf(ADMISSION_LINE, start)
+      if (at !== -1 && at < nl) this.admissionLines++
+      else this.others.push(buf.toString('utf8', start, nl + 1))
+    }
+    this.partial = start < buf.length ? Buffer.from(buf.subarray(start)) : undefined
+  }
+
+  /** Stops reading (the guard's process is being abandoned). */
+  close(): void {
+    this.reader.destroy()
+    this.closeKeepFile()
+  }
+
+  private closeKeepFile(): void {
+    if (this.keepFd !== undefined) closeSync(this.keepFd)
+    this.keepFd = undefined
+  }
+}
+
+/** A FIFO at `path`: its write end for a child's stdout (close it once the child has it), and this process's reader of it. */
+export function logPipe(path: string, keepFile: string | undefined): { writeFd: number; log: GuardLog } {
+  execFileSync('mkfifo', ['-m', '600', path])
+  // The read end first, non-blocking, so that opening the write end does not wait for a reader.
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+  const writeFd = openSync(path, constants.O_WRONLY)
+  const reader = new Socket({ fd: readFd, readable: true, writable: false })
+  return { writeFd, log: new GuardLog(reader, keepFile === undefined ? undefined : openSync(keepFile, 'w')) }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -130,24 +207,33 @@ function command(launch: Launch, args: string[]): [string, string[]] {
   return [first!, rest]
 }
 
-export async function startGuard(cli: string, stateFile: string, logFile: string, logLevel: string, launch: Launch = {}): Promise<Server> {
-  // stdout goes straight to a file, as a container runtime would take it: the guard pays its own logging cost
-  // and this process does not spend CPU reading it.
+/**
+ * Starts the guard with its stdout on a FIFO in `dir` (see GuardLog); with `keepLog`, the whole log is also
+ * written to `dir`/guard.log.
+ */
+export async function startGuard(cli: string, stateFile: string, dir: string, logLevel: string, launch: Launch & { keepLog?: boolean } = {}): Promise<Server> {
   const announces = ['trace', 'debug', 'info'].includes(logLevel)
   const fixedPort = announces ? 0 : await freePort()
-  const fd = openSync(logFile, 'w')
+  const { writeFd, log } = logPipe(join(dir, 'guard.stdout'), launch.keepLog ? join(dir, 'guard.log') : undefined)
   const [file, args] = command(launch, [cli, 'serve', '--host', '127.0.0.1', '--port', String(fixedPort), '--state', stateFile])
   const child = spawn(file, args, {
-    stdio: ['ignore', fd, 'pipe'],
+    stdio: ['ignore', writeFd, 'pipe'],
     // As the image runs it: its ENV (NODE_ENV, the malloc settings) over this environment.
     env: { ...process.env, ...imageEnv(), LOG_LEVEL: logLevel },
   })
-  closeSync(fd)
+  // The child holds the write end now: the reader sees the end of the log when the child exits.
+  closeSync(writeFd)
   const stderr = collectStderr(child)
-  const port = announces
-    ? await waitFor('guard "netpol-guard serving" log line', launch.startMs ?? 30_000, () => servingPort(readFileSync(logFile, 'utf8'), 'netpol-guard serving'), child)
-    : await waitFor('guard listening', launch.startMs ?? 30_000, async () => ((await readyz(fixedPort)) ? fixedPort : undefined), child)
-  return { name: 'guard', child, port, stderr }
+  try {
+    const port = announces
+      ? await waitFor('guard "netpol-guard serving" log line', launch.startMs ?? 30_000, () => servingPort(log.text(), 'netpol-guard serving'), child)
+      : await waitFor('guard listening', launch.startMs ?? 30_000, async () => ((await readyz(fixedPort)) ? fixedPort : undefined), child)
+    return { name: 'guard', child, port, stderr, log }
+  } catch (e) {
+    child.kill('SIGKILL')
+    log.close()
+    throw e
+  }
 }
 
 export async function startBaseline(script: string, launch: Launch = {}): Promise<Server> {
