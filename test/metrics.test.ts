@@ -36,6 +36,24 @@ t.test('counts and durations survive batching, across scrapes', async (t) => {
   t.equal(sample(text, 'netpol_guard_admission_duration_seconds_count{endpoint="validate"}'), 5009)
 })
 
+t.test('every label set is counted under its own series', async (t) => {
+  const m = createMetrics(undefined, false)
+  const sets: { endpoint: 'validate' | 'mutate'; rule: string; decision: 'allow' | 'deny' | 'warn' | 'patch'; mode: 'enforce' | 'dry-run' }[] = []
+  for (const endpoint of ['validate', 'mutate'] as const)
+    for (const rule of ['none', 'no-global-policy', 'require-deny-all'])
+      for (const decision of ['allow', 'deny', 'warn', 'patch'] as const)
+        for (const mode of ['enforce', 'dry-run'] as const) sets.push({ endpoint, rule, decision, mode })
+  // a different count for each set: a set counted under another's series shows as a wrong number
+  sets.forEach((s, i) => {
+    for (let k = 0; k <= i; k++) m.observeDecision(s.endpoint, s.rule, s.decision, s.mode, 0.0001)
+  })
+  const text = await m.registry.metrics()
+  sets.forEach((s, i) => {
+    t.equal(sample(text, `netpol_guard_admission_requests_total{endpoint="${s.endpoint}",rule="${s.rule}",decision="${s.decision}",mode="${s.mode}"}`), i + 1, JSON.stringify(s))
+  })
+  t.equal(text.split('\n').filter((l) => l.startsWith('netpol_guard_admission_requests_total{')).length, sets.length, 'no other series')
+})
+
 t.test('the JSON view of the registry sees pending decisions too', async (t) => {
   const m = createMetrics(undefined, false)
   m.observeDecision('validate', 'no-global-policy', 'deny', 'enforce', 0.0001)

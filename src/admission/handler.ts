@@ -39,10 +39,15 @@ export interface HandlerDeps {
 
 export const DRY_RUN_PREFIX = 'netpol-guard dry-run: would deny '
 
-const LOG_MESSAGES = {
-  validate: { allow: 'admission validate allow', deny: 'admission validate deny', warn: 'admission validate warn', patch: 'admission validate patch' },
-  mutate: { allow: 'admission mutate allow', deny: 'admission mutate deny', warn: 'admission mutate warn', patch: 'admission mutate patch' },
-} as const
+type Decision = 'allow' | 'deny' | 'warn' | 'patch'
+
+/** The msg of a decision's log line: one constant string per endpoint and decision, found without a keyed lookup. */
+function logMessage(endpoint: 'validate' | 'mutate', decision: Decision): string {
+  if (endpoint === 'validate') {
+    return decision === 'allow' ? 'admission validate allow' : decision === 'deny' ? 'admission validate deny' : decision === 'warn' ? 'admission validate warn' : 'admission validate patch'
+  }
+  return decision === 'allow' ? 'admission mutate allow' : decision === 'deny' ? 'admission mutate deny' : decision === 'warn' ? 'admission mutate warn' : 'admission mutate patch'
+}
 
 // Rules whose verdict depends on a namespace's policies, and so on how fresh the view is.
 const COVERAGE_RULES = new Set(['require-deny-all', 'protect-deny-all'])
@@ -54,7 +59,7 @@ const COVERAGE_RULES = new Set(['require-deny-all', 'protect-deny-all'])
  * per Pod, per ReplicaSet scale-up...) those lines would be most of the log. LOG_LEVEL=debug shows them.
  * An allowance made without the coverage check (API server unreachable, failClosed off) is a warning.
  */
-function logLevelOf(decision: 'allow' | 'deny' | 'warn' | 'patch', outcome: MutationOutcome | undefined, note: string | undefined): 'warn' | 'info' | 'debug' {
+function logLevelOf(decision: Decision, outcome: MutationOutcome | undefined, note: string | undefined): 'warn' | 'info' | 'debug' {
   if (decision === 'deny' || decision === 'warn' || note) return 'warn'
   if (decision === 'patch' || outcome === 'dry-run' || outcome === 'request-dry-run') return 'info'
   return 'debug'
@@ -158,7 +163,7 @@ export class AdmissionHandler {
     endpoint: 'validate' | 'mutate',
     req: AdmissionRequest,
     mode: Mode,
-    decision: 'allow' | 'deny' | 'warn' | 'patch',
+    decision: Decision,
     findings: Finding[],
     started: number,
     outcome?: MutationOutcome,
@@ -188,6 +193,6 @@ export class AdmissionHandler {
     if (outcome) line.outcome = outcome
     if (findings.length > 0) line.message = findings[0]!.message
     if (note) line.note = note
-    this.log.write(level, line, LOG_MESSAGES[endpoint][decision])
+    this.log.write(level, line, logMessage(endpoint, decision))
   }
 }

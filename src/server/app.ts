@@ -123,7 +123,10 @@ function unsupportedEncoding(headers: FastifyRequest['headers']): string | undef
   if (coding !== undefined && coding !== '' && coding !== 'identity') {
     return `Content-Encoding ${encoding} is not supported: send the AdmissionReview uncompressed`
   }
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(headers['content-type'] ?? '')?.[1]
+  // Parameters come after a ';': the apiserver's plain "application/json" is passed without the regex.
+  const type = headers['content-type']
+  if (type === undefined || type.indexOf(';') === -1) return undefined
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1]
   if (charset !== undefined && !/^utf-?8$/i.test(charset)) return `charset ${charset} is not supported: send the AdmissionReview as UTF-8 JSON`
   return undefined
 }

@@ -89,10 +89,15 @@ export function readBody(
   const finish = (err: Error | null, text?: string): void => {
     if (finished) return
     finished = true
-    payload.removeListener('data', onData)
-    payload.removeListener('end', onEnd)
-    payload.removeListener('error', onError)
-    payload.removeListener('close', onClose)
+    // After 'end' (the usual way here) the stream emits no more data, and its listeners stay: a later 'error' or
+    // 'close' finds `finished` set. Four removals per request saved; a refusal before the end stops the reading.
+    if (err) {
+      payload.removeListener('data', onData)
+      payload.removeListener('end', onEnd)
+      payload.removeListener('error', onError)
+      payload.removeListener('close', onClose)
+    }
+    first = joined = undefined
     budget.give(taken)
     done(err, text)
   }
@@ -154,7 +159,8 @@ export function readBody(
 
   // The peer went away mid-body without an error event: what was held is given back all the same.
   function onClose(): void {
-    onError(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' }))
+    // 'close' also comes after a body read in full, when the request is done: nothing to do then.
+    if (!finished) onError(Object.assign(new Error('request aborted'), { code: 'ECONNRESET' }))
   }
 
   payload.on('data', onData)

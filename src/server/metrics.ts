@@ -1,5 +1,6 @@
 // Prometheus metrics of the admission path (prom-client). The live layer registers its own on the same registry.
 import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import type { Mode } from '../config.js'
 
 export interface AdmissionMetrics {
   registry: Registry
@@ -10,7 +11,7 @@ export interface AdmissionMetrics {
   connectionsDropped: Counter
   verifications: Counter<'result'>
   /** One admission decision: counted and timed (this runs on every request; see PendingDecisions). */
-  observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: string, mode: string, seconds: number): void
+  observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: 'allow' | 'deny' | 'warn' | 'patch', mode: Mode, seconds: number): void
 }
 
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5] as const
@@ -75,31 +76,40 @@ class DurationHistogram {
  * on every call, which costs more than the rest of an allowed decision.
  */
 class PendingDecisions {
-  /** endpoint → rule → decision → mode → count; label values are a handful of constant strings. */
-  private readonly counts = new Map<string, Map<string, Map<string, Map<string, number>>>>()
+  /** rule → counts since the last scrape, one slot per endpoint, decision and mode (slotOf). One lookup per request. */
+  private readonly counts = new Map<string, Float64Array>()
 
   constructor(private readonly requests: Counter<'endpoint' | 'rule' | 'decision' | 'mode'>) {}
 
-  add(endpoint: Endpoint, rule: string, decision: string, mode: string): void {
-    let byRule = this.counts.get(endpoint)
-    if (!byRule) this.counts.set(endpoint, (byRule = new Map()))
-    let byDecision = byRule.get(rule)
-    if (!byDecision) byRule.set(rule, (byDecision = new Map()))
-    let byMode = byDecision.get(decision)
-    if (!byMode) byDecision.set(decision, (byMode = new Map()))
-    byMode.set(mode, (byMode.get(mode) ?? 0) + 1)
+  add(endpoint: Endpoint, rule: string, decision: Decision, mode: Mode): void {
+    let byRule = this.counts.get(rule)
+    if (!byRule) this.counts.set(rule, (byRule = new Float64Array(SLOTS.length)))
+    byRule[slotOf(endpoint, decision, mode)]!++
   }
 
   flushCounts(): void {
-    for (const [endpoint, byRule] of this.counts)
-      for (const [rule, byDecision] of byRule)
-        for (const [decision, byMode] of byDecision)
-          for (const [mode, n] of byMode) {
-            if (n === 0) continue
-            this.requests.inc({ endpoint, rule, decision, mode }, n)
-            byMode.set(mode, 0)
-          }
+    for (const [rule, byRule] of this.counts)
+      for (let i = 0; i < SLOTS.length; i++) {
+        const n = byRule[i]!
+        if (n === 0) continue
+        const { endpoint, decision, mode } = SLOTS[i]!
+        this.requests.inc({ endpoint, rule, decision, mode }, n)
+        byRule[i] = 0
+      }
   }
+}
+
+type Decision = 'allow' | 'deny' | 'warn' | 'patch'
+const DECISIONS: readonly Decision[] = ['allow', 'deny', 'warn', 'patch']
+const MODES: readonly Mode[] = ['enforce', 'dry-run']
+
+/** Every label set but the rule's, in slot order. */
+const SLOTS = (['validate', 'mutate'] as const).flatMap((endpoint) => DECISIONS.flatMap((decision) => MODES.map((mode) => ({ endpoint, decision, mode }))))
+
+/** The slot of a label set in SLOTS: comparisons of constant strings, not keyed lookups (megamorphic with 16 keys). */
+function slotOf(endpoint: Endpoint, decision: Decision, mode: Mode): number {
+  const d = decision === 'allow' ? 0 : decision === 'deny' ? 1 : decision === 'warn' ? 2 : 3
+  return (endpoint === 'validate' ? 0 : DECISIONS.length * MODES.length) + d * MODES.length + (mode === 'enforce' ? 0 : 1)
 }
 
 export function createMetrics(registry = new Registry(), withDefaults = true): AdmissionMetrics {
