@@ -15,6 +15,9 @@ export type RuleId = (typeof RULE_IDS)[number]
 
 export type Mode = 'enforce' | 'dry-run'
 
+/** What the guard answered a review: the `decision` of its log line and of netpol_guard_admission_requests_total. */
+export type Decision = 'allow' | 'deny' | 'warn' | 'patch'
+
 export interface GuardConfig {
   mode: Mode
   /** The guard's own namespace: always exempt. */

@@ -7,7 +7,7 @@
 // redaction, serializers for these fields, hooks or a stream that wants metadata (pino.multistream) gets the line
 // through pino itself instead.
 import { pino, type Level, type Logger } from 'pino'
-import type { Mode, RuleId } from '../config.js'
+import type { Decision, Mode, RuleId } from '../config.js'
 import type { MutationOutcome } from '../decision/mutate.js'
 import { quote } from './json-text.js'
 
@@ -18,7 +18,7 @@ export interface DecisionFields {
   object: string
   user: string | undefined
   rule: RuleId | 'none'
-  decision: 'allow' | 'deny' | 'warn' | 'patch'
+  decision: Decision
   mode: Mode
   ms: number
   dryRun?: true

@@ -3,7 +3,7 @@
 // imported, not the global: in Node 20 globalThis.performance is a getter, run on every read
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { GuardConfig, Mode } from '../config.js'
+import type { Decision, GuardConfig, Mode } from '../config.js'
 import { decideMutation, type MutationOutcome } from '../decision/mutate.js'
 import { decideValidation, type ValidationDecision } from '../decision/validate.js'
 import type { AdmissionRequest } from '../k8s/types.js'
@@ -38,8 +38,6 @@ export interface HandlerDeps {
 }
 
 export const DRY_RUN_PREFIX = 'netpol-guard dry-run: would deny '
-
-type Decision = 'allow' | 'deny' | 'warn' | 'patch'
 
 /** The msg of a decision's log line: one constant string per endpoint and decision, found without a keyed lookup. */
 function logMessage(endpoint: 'validate' | 'mutate', decision: Decision): string {

@@ -1,6 +1,6 @@
 // Prometheus metrics of the admission path (prom-client). The live layer registers its own on the same registry.
 import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
-import type { Mode } from '../config.js'
+import type { Decision, Mode } from '../config.js'
 
 export interface AdmissionMetrics {
   registry: Registry
@@ -11,7 +11,7 @@ export interface AdmissionMetrics {
   connectionsDropped: Counter
   verifications: Counter<'result'>
   /** One admission decision: counted and timed (this runs on every request; see PendingDecisions). */
-  observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: 'allow' | 'deny' | 'warn' | 'patch', mode: Mode, seconds: number): void
+  observeDecision(endpoint: 'validate' | 'mutate', rule: string, decision: Decision, mode: Mode, seconds: number): void
 }
 
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 2.5] as const
@@ -99,7 +99,6 @@ class PendingDecisions {
   }
 }
 
-type Decision = 'allow' | 'deny' | 'warn' | 'patch'
 const DECISIONS: readonly Decision[] = ['allow', 'deny', 'warn', 'patch']
 const MODES: readonly Mode[] = ['enforce', 'dry-run']
 
