@@ -52,6 +52,13 @@ export class KubeWatch implements Watcher {
       req.abort()
       onDone(err)
     }
+    // Aborted by the reflector, which has already finished with this watch: no onDone.
+    const handle = {
+      abort: () => {
+        finished = true
+        req.abort()
+      },
+    }
     if (res.statusCode !== 200) {
       // The Status in the body says why; a body that does not come is not waited for long.
       const timer = setTimeout(() => req.abort(), ERROR_BODY_TIMEOUT_MS)
@@ -59,12 +66,7 @@ export class KubeWatch implements Watcher {
         clearTimeout(timer)
         finish(e)
       })
-      return {
-        abort: () => {
-          finished = true
-          req.abort()
-        },
-      }
+      return handle
     }
     // A half-open connection (a peer gone without a FIN) is found by TCP keepalive, as client-node does.
     res.socket?.setKeepAlive(true, 30_000)
@@ -100,12 +102,6 @@ export class KubeWatch implements Watcher {
     res.on('end', () => finish(partial.trim() === '' ? null : new Error('watch ended in the middle of an event')))
     res.on('error', finish)
     res.on('close', () => finish(res.complete ? null : new Error('watch connection closed')))
-    // Aborted by the reflector, which has already finished with this watch: no onDone.
-    return {
-      abort: () => {
-        finished = true
-        req.abort()
-      },
-    }
+    return handle
   }
 }

@@ -72,8 +72,6 @@ export function makeClients(kc: KubeConfig): KubeClients {
   }
 }
 
-export { TimeoutError } from './kube-http.js'
-
 /** Per-call options that abort the HTTP request after `ms` (client-node's fetch honours the signal). */
 export function timeoutOptions(ms: number): ConfigurationOptions {
   const middleware: ObservableMiddleware = {

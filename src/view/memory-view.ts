@@ -23,8 +23,9 @@ function guardLabels(labels: unknown): Readonly<Record<string, string>> {
   // Already one of the shared sets (a NamespaceInfo this module made): nothing to filter.
   if (statesOfLabelSet.has(labels)) return labels as Readonly<Record<string, string>>
   const set = guardLabelsIn(labels)
-  if (Object.keys(set).length === 0) return NO_LABELS
-  const key = JSON.stringify(Object.keys(set).sort().map((k) => [k, set[k]]))
+  const keys = Object.keys(set)
+  if (keys.length === 0) return NO_LABELS
+  const key = JSON.stringify(keys.sort().map((k) => [k, set[k]]))
   const shared = labelSets.get(key)
   if (shared) return shared
   const frozen = Object.freeze(set)
